@@ -1,0 +1,25 @@
+import { Command, CommanderError } from 'commander';
+
+/**
+ * `verdict <command>`. Each subcommand lives in its own file under cli/ and only parses flags
+ * before handing over to the module that does the work.
+ */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('verdict')
+    .description('Verdict: speculative decoding with judge verification on ONNX decoders.')
+    .showHelpAfterError()
+    .exitOverride();
+  const commands = await Promise.all([
+    // Each module exports `command(): Command`.
+  ]);
+  for (const c of commands as Command[]) program.addCommand(c);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`verdict: ${msg}\n`);
+    if (process.env.VERDICT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,76 @@
+import type { Mode, Provenance } from '@verdict/protocol';
+
+export type { Mode, Provenance };
+
+/** One generation, fully resolved (server defaults already applied). */
+export interface DecodeRequest {
+  promptIds: number[];
+  maxTokens: number;
+  mode: Mode;
+  /** Draft tokens proposed per step (ignored in `target` mode). */
+  k: number;
+  /** judge: accept when sigmoid(w·h+b) >= threshold. Defaults to the head's own threshold. */
+  threshold?: number;
+  /** kl: accept where KL(p_target || p_draft) <= klThreshold. */
+  klThreshold: number;
+  /** kl: where the target's top-1 probability exceeds this, the exact rule decides. */
+  klConfidence: number;
+  temperature: number;
+  topP: number;
+  /** 0 = disabled. */
+  topK: number;
+  seed: number;
+  /** Stop sequences (text). The matched sequence is not emitted. */
+  stop: string[];
+}
+
+/** What one speculative step cost and produced. Times are measured around the work, never estimated. */
+export interface StepStats {
+  draftMs: number;
+  verifyMs: number;
+  judgeMs: number;
+  /** KV cache fix-up after a rejection (roll back rejected positions). */
+  rollbackMs: number;
+  drafted: number;
+  /** Draft tokens kept (by either rule). */
+  accepted: number;
+  /** Of those, kept only because the judge (or kl rule) said so. */
+  judgeAccepted: number;
+}
+
+export interface DecodeStats {
+  promptTokens: number;
+  completionTokens: number;
+  steps: number;
+  drafted: number;
+  accepted: number;
+  judgeAccepted: number;
+  /** acceptedAtPosition[i] = how many steps accepted the draft token at position i (0-based). */
+  acceptedAtPosition: number[];
+  /** completionTokens / steps: tokens per target forward. 1.0 in target mode. */
+  meanAcceptedPerStep: number;
+  prefillMs: number;
+  draftMs: number;
+  verifyMs: number;
+  judgeMs: number;
+  rollbackMs: number;
+  totalMs: number;
+  /** completionTokens / (totalMs - prefillMs) * 1000. */
+  tokensPerS: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'cancelled';
+
+export type DecodeEvent =
+  | { type: 'prefill'; promptTokens: number; ms: number }
+  | {
+      type: 'step';
+      step: number;
+      /** Tokens emitted by this step, after stop/max_tokens truncation. */
+      tokens: number[];
+      provenance: Provenance[];
+      /** The text these tokens add (UTF-8 safe: bytes of an incomplete character wait for the next step). */
+      text: string;
+      stats: StepStats;
+    }
+  | { type: 'done'; finishReason: FinishReason; tokens: number[]; text: string; stats: DecodeStats };

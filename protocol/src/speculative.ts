@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** How draft tokens are verified. `target` means no speculation at all (the baseline). */
+export const MODES = ['target', 'exact', 'judge', 'kl'] as const;
+export const ModeSchema = z.enum(MODES, {
+  error: (iss) => `unknown mode ${JSON.stringify(iss.input)}; expected one of ${MODES.join(', ')}`,
+});
+export type Mode = z.infer<typeof ModeSchema>;
+
+/** Where an emitted token came from: accepted by the exact rule, accepted only by the judge, or the target's own. */
+export const PROVENANCES = ['draft', 'judge', 'target'] as const;
+export type Provenance = (typeof PROVENANCES)[number];
+
+export const MAX_K = 64;
+
+/** Our request extension. Every field optional: the server fills its defaults. */
+export const SpeculativeSchema = z
+  .object({
+    mode: ModeSchema.optional(),
+    k: z.number().int().min(1, 'k must be at least 1').max(MAX_K, `k must be at most ${MAX_K}`).optional(),
+    /** judge: accept a draft token when sigmoid(judge logit) >= threshold. */
+    threshold: z.number().min(0).max(1).optional(),
+    /** kl: accept where KL(p_target || p_draft) <= kl_threshold (nats). */
+    kl_threshold: z.number().min(0).optional(),
+    /** kl: positions where the target's top-1 probability exceeds this use the exact rule. */
+    kl_confidence: z.number().min(0).max(1).optional(),
+  })
+  .strip();
+export type Speculative = z.infer<typeof SpeculativeSchema>;
