@@ -36,6 +36,12 @@ export interface VerdictChunkExtension {
   provenance: Provenance[];
   step: number;
   mode?: Mode;
+  /**
+   * Optional: the text of each token of this step, parallel to `provenance` (pieces.join('') === delta text).
+   * A token whose bytes end mid-character contributes '' and the character goes to the token that completes it.
+   * Lets a client colour text per token; without it clients split the step's text proportionally.
+   */
+  pieces?: string[];
 }
 
 export interface ChatCompletion {
