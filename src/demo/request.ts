@@ -1,0 +1,55 @@
+import type { Mode } from '../../protocol/src/speculative.ts';
+import { DEMO_MAX_TOKENS } from './presets.ts';
+
+/** Where the page sends its requests: public demo routes of the gateway (anonymous, per-IP rate limit, shared cache). */
+export const DEMO_CHAT_PATH = '/demo/v1/chat/completions';
+export const DEMO_MODELS_PATH = '/demo/v1/models';
+/** Asks the gateway to replay a cached stream at its recorded pace (capped) rather than all at once. */
+export const REPLAY_HEADER = 'X-Verdict-Replay';
+export type ReplayPace = 'paced' | 'instant';
+
+/** What one pane asks for. */
+export interface PaneSettings {
+  mode: Mode;
+  k: number;
+  /** judge: acceptance threshold on sigmoid(judge logit). */
+  threshold: number;
+  /** kl: KL(p_target || p_draft) bound in nats. */
+  klThreshold: number;
+}
+
+/**
+ * The OpenAI chat body for one pane. Only the fields the mode uses are sent, so two requests that mean the same
+ * thing are the same bytes and share one edge-cache entry (e.g. `target` mode ignores K and thresholds).
+ */
+export function chatBody(model: string, prompt: string, s: PaneSettings, maxTokens = DEMO_MAX_TOKENS): Record<string, unknown> {
+  const speculative: Record<string, unknown> = { mode: s.mode };
+  if (s.mode !== 'target') speculative.k = s.k;
+  if (s.mode === 'judge') speculative.threshold = s.threshold;
+  if (s.mode === 'kl') speculative.kl_threshold = s.klThreshold;
+  return {
+    model,
+    messages: [{ role: 'user', content: prompt }],
+    stream: true,
+    max_tokens: maxTokens,
+    temperature: 0,
+    speculative,
+  };
+}
+
+/** Checks a settings form value, naming the field, so a bad control value never becomes a confusing 400. */
+export function validateSettings(s: PaneSettings): string | null {
+  if (!Number.isInteger(s.k) || s.k < 1 || s.k > 64) return `K must be a whole number from 1 to 64 (got ${s.k})`;
+  if (!(s.threshold >= 0 && s.threshold <= 1)) return `threshold must be between 0 and 1 (got ${s.threshold})`;
+  if (!(s.klThreshold >= 0)) return `KL threshold must be 0 or more (got ${s.klThreshold})`;
+  return null;
+}
+
+/** The first model of a `/v1/models` list, preferring one that offers the judge mode. */
+export function pickModel(list: unknown): string | null {
+  const data = (list as { data?: { id?: unknown; x_verdict?: { modes?: unknown } }[] } | null)?.data;
+  if (!Array.isArray(data)) return null;
+  const ids = data.filter((m) => typeof m?.id === 'string');
+  const judge = ids.find((m) => Array.isArray(m.x_verdict?.modes) && (m.x_verdict!.modes as unknown[]).includes('judge'));
+  return ((judge ?? ids[0])?.id as string | undefined) ?? null;
+}

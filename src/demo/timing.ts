@@ -1,0 +1,56 @@
+import type { Timings } from '../../protocol/src/responses.ts';
+import type { ServerTimingEntry } from '../../protocol/src/server-timing.ts';
+
+export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'unknown';
+
+/** One bar of the timing chart. */
+export interface TimingBar {
+  name: 'queue' | 'prefill' | 'draft' | 'verify' | 'judge' | 'edge' | 'upstream';
+  ms: number;
+  /** Where the figure came from: the final chunk's timings, or the Server-Timing header. */
+  source: 'timings' | 'server-timing';
+}
+
+const FROM_TIMINGS: [TimingBar['name'], keyof Timings][] = [
+  ['queue', 'queue_ms'],
+  ['prefill', 'prefill_ms'],
+  ['draft', 'draft_ms'],
+  ['verify', 'verify_ms'],
+  ['judge', 'judge_ms'],
+  ['edge', 'edge_ms'],
+  ['upstream', 'upstream_ms'],
+];
+
+/**
+ * The breakdown the page draws after a stream ends. The final chunk's `timings` is complete (the gateway adds
+ * edge/upstream to it); `Server-Timing` is sent with the headers, so on a stream it knows only what was known at
+ * the first byte — it fills in what `timings` lacks (e.g. edge/upstream when the gateway didn't add them).
+ */
+export function timingBars(timings: Timings | null, serverTiming: readonly ServerTimingEntry[]): TimingBar[] {
+  const bars: TimingBar[] = [];
+  for (const [name, key] of FROM_TIMINGS) {
+    const v = timings?.[key];
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      bars.push({ name, ms: v, source: 'timings' });
+      continue;
+    }
+    const entry = serverTiming.find((e) => e.name === name && typeof e.dur === 'number');
+    if (entry) bars.push({ name, ms: entry.dur!, source: 'server-timing' });
+  }
+  return bars;
+}
+
+/** Whether the answer came from the edge cache: X-Cache first, then Server-Timing `cache;desc=…`, then timings.cache. */
+export function cacheStatus(xCache: string | null, serverTiming: readonly ServerTimingEntry[], timings: Timings | null): CacheStatus {
+  const fromHeader = xCache?.trim().toLowerCase();
+  if (fromHeader === 'hit' || fromHeader === 'miss' || fromHeader === 'bypass') return fromHeader;
+  const desc = serverTiming.find((e) => e.name === 'cache')?.desc?.toLowerCase();
+  if (desc === 'hit' || desc === 'miss' || desc === 'bypass') return desc;
+  return timings?.cache ?? 'unknown';
+}
+
+/** Bar widths as fractions of the longest bar (the chart's scale), never below a visible sliver for non-zero values. */
+export function barFractions(bars: readonly TimingBar[]): number[] {
+  const max = Math.max(0, ...bars.map((b) => b.ms));
+  return bars.map((b) => (max <= 0 ? 0 : b.ms <= 0 ? 0 : Math.max(0.01, b.ms / max)));
+}
