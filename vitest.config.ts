@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'backend',
-          include: ['gpu-backend/test/**/*.test.ts', 'protocol/**/*.test.ts'],
+          include: ['gpu-backend/test/**/*.test.ts', 'protocol/**/*.test.ts', 'test/demo/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,
