@@ -1,0 +1,88 @@
+import * as vega from 'vega';
+import * as vegaLite from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import type { GatewayResult, SweepPoint } from './schema.ts';
+
+/** Renders a vega-lite spec to a standalone SVG string (no canvas, no browser). */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const compiled = vegaLite.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Tokens/s against K, one line per mode; target (no K) is a horizontal rule. */
+export function tokensPerSecondSpec(sweep: SweepPoint[]): TopLevelSpec {
+  const spec = sweep.filter((p) => p.k != null).map((p) => ({ mode: p.mode, k: p.k, tokens_per_s: p.tokens_per_s }));
+  const ks = [...new Set(sweep.flatMap((p) => (p.k == null ? [] : [p.k])))].sort((a, b) => a - b);
+  const target = sweep.filter((p) => p.mode === 'target').map((p) => ({ mode: 'target', tokens_per_s: p.tokens_per_s }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Decoding speed by mode and K (temperature 0)',
+    width: 480,
+    height: 280,
+    layer: [
+      {
+        data: { values: spec },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'k', type: 'quantitative', title: 'K (draft tokens per step)', scale: { type: 'log', base: 2 }, axis: { values: ks, format: 'd' } },
+          y: { field: 'tokens_per_s', type: 'quantitative', title: 'tokens/s' },
+          color: { field: 'mode', type: 'nominal', title: 'mode' },
+        },
+      },
+      {
+        data: { values: target },
+        mark: { type: 'rule', strokeDash: [6, 4], color: 'black' },
+        encoding: { y: { field: 'tokens_per_s', type: 'quantitative' } },
+      },
+      {
+        data: { values: target },
+        mark: { type: 'text', align: 'left', dx: 4, dy: -6, color: 'black' },
+        encoding: { y: { field: 'tokens_per_s', type: 'quantitative' }, x: { value: 0 }, text: { value: 'target (no draft)' } },
+      },
+    ],
+  };
+}
+
+/** Share of steps accepting exactly n draft tokens, per speculative mode, at each mode's best K. */
+export function acceptedHistogramSpec(points: SweepPoint[]): TopLevelSpec {
+  const values = points.flatMap((p) => {
+    const steps = p.accepted_histogram.reduce((a, b) => a + b, 0) || 1;
+    return p.accepted_histogram.map((count, accepted) => ({ series: `${p.mode} K=${p.k}`, accepted, share: count / steps }));
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Draft tokens accepted per step (each mode at its best K)',
+    data: { values },
+    width: 480,
+    height: 240,
+    mark: 'bar',
+    encoding: {
+      x: { field: 'accepted', type: 'ordinal', title: 'draft tokens accepted in the step', axis: { labelAngle: 0 } },
+      xOffset: { field: 'series' },
+      y: { field: 'share', type: 'quantitative', title: 'share of steps', axis: { format: '%' } },
+      color: { field: 'series', type: 'nominal', title: null },
+    },
+  };
+}
+
+/** Latency distribution of each gateway series (direct vs through the worker). */
+export function gatewayLatencySpec(gateway: GatewayResult): TopLevelSpec {
+  const values = Object.entries(gateway.samples_ms ?? {}).flatMap(([series, samples]) => samples.map((ms) => ({ series, ms })));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Gateway: request latency (loopback)',
+    data: { values },
+    width: 480,
+    height: 40,
+    mark: { type: 'boxplot', extent: 'min-max' },
+    encoding: {
+      row: { field: 'series', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } },
+      x: { field: 'ms', type: 'quantitative', title: 'ms', scale: { type: 'log' } },
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { median } from './stats.ts';
+
+const { onnx } = onnxProto;
+
+const BYTES_PER_ELEMENT: Record<number, number> = { 1: 4, 2: 1, 3: 1, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 16: 2 };
+
+export interface WeightBytes {
+  /** Bytes of every initializer in the graph. */
+  totalBytes: number;
+  /** Bytes one decode step must read: all weights, except tables only looked up by Gather (one row each). */
+  perStepBytes: number;
+  /** Initializers read a row at a time (embedding tables). */
+  gatheredTables: string[];
+}
+
+/**
+ * What one 1-token decode step of this ONNX decoder reads from memory in weights. Parsed from the
+ * graph, not estimated from the file size: embeddings are gathered (one row per token) while every
+ * MatMul weight is streamed whole. KV-cache reads are left out (small at the bench's context lengths).
+ */
+export function weightBytesPerStep(onnxPath: string): WeightBytes {
+  const model = onnx.ModelProto.decode(readFileSync(onnxPath));
+  const graph = model.graph;
+  if (!graph) throw new Error(`${onnxPath}: ONNX model has no graph`);
+  const uses = new Map<string, { gatherData: number; other: number }>();
+  const visit = (nodes: onnxProto.onnx.INodeProto[]) => {
+    for (const node of nodes) {
+      (node.input ?? []).forEach((name, i) => {
+        const u = uses.get(name) ?? { gatherData: 0, other: 0 };
+        if (node.opType === 'Gather' && i === 0) u.gatherData++;
+        else u.other++;
+        uses.set(name, u);
+      });
+    }
+  };
+  visit(graph.node ?? []);
+  let totalBytes = 0;
+  let perStepBytes = 0;
+  const gatheredTables: string[] = [];
+  for (const t of graph.initializer ?? []) {
+    const dims = (t.dims ?? []).map(Number);
+    const elementBytes = BYTES_PER_ELEMENT[t.dataType ?? 1];
+    if (elementBytes === undefined) throw new Error(`${onnxPath}: initializer ${t.name} has unsupported data type ${t.dataType}`);
+    if ((t.externalData ?? []).length > 0) throw new Error(`${onnxPath}: initializer ${t.name} uses external data, which the roofline does not read`);
+    const elements = dims.reduce((a, b) => a * b, 1);
+    const bytes = elements * elementBytes;
+    totalBytes += bytes;
+    const u = uses.get(t.name ?? '');
+    if (u && u.gatherData > 0 && u.other === 0 && dims.length === 2) {
+      gatheredTables.push(t.name ?? '');
+      perStepBytes += dims[1] * elementBytes;
+    } else perStepBytes += bytes;
+  }
+  return { totalBytes, perStepBytes, gatheredTables };
+}
+
+/** A deterministic xorshift fill: fast, and never denormal (denormals would slow the kernel, not the memory). */
+function fillWeights(n: number, seed: number, scale: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+/** An ONNX graph x[1,d] → MatMul W1 → … → MatMul Wn, every Wi [d,d] fp32 and distinct, so a run streams n·d²·4 bytes. */
+export function matmulChainModel(layers: number, d: number): Uint8Array {
+  const initializer: onnxProto.onnx.ITensorProto[] = [];
+  const node: onnxProto.onnx.INodeProto[] = [];
+  const scale = Math.sqrt(3 / d); // keeps |x| roughly constant through the chain
+  for (let i = 0; i < layers; i++) {
+    const w = fillWeights(d * d, 0x9e3779b9 + i, scale);
+    initializer.push({ name: `w${i}`, dims: [d, d], dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(w.buffer) });
+    node.push({ opType: 'MatMul', input: [i === 0 ? 'x' : `h${i - 1}`, `w${i}`], output: [i === layers - 1 ? 'y' : `h${i}`], name: `mm${i}` });
+  }
+  const tensor = (name: string) => ({
+    name,
+    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: d }] } } },
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 7,
+    producerName: 'verdict-bench-roofline',
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: { name: 'matmul_chain', node, initializer, input: [tensor('x')], output: [tensor('y')] },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+export interface RooflineResult {
+  /** Bytes the chain streams per run (its weights). */
+  bytes: number;
+  layers: number;
+  width: number;
+  runs: number;
+  medianMs: number;
+  bandwidthGBs: number;
+}
+
+export interface RooflineOptions {
+  /** Weight bytes to stream per run: pass the target's per-step bytes for an equal-size run. */
+  bytes: number;
+  runs?: number;
+  warmup?: number;
+  /** Same thread setting as the engine's sessions, so the comparison is fair. Omit for ORT's default. */
+  intraOpNumThreads?: number;
+  /** Called between runs so a progress bar can move. */
+  onRun?: () => void;
+}
+
+/** Measured memory bandwidth: median time of a raw ORT run that streams `bytes` of fp32 weights for one token. */
+export async function measureRoofline(opts: RooflineOptions): Promise<RooflineResult> {
+  const width = opts.bytes >= 64 * 2 ** 20 ? 1024 : 512;
+  const layers = Math.max(1, Math.round(opts.bytes / (width * width * 4)));
+  const session = await ort.InferenceSession.create(matmulChainModel(layers, width), {
+    graphOptimizationLevel: 'all',
+    ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
+  });
+  try {
+    const x = new ort.Tensor('float32', fillWeights(width, 7, 1), [1, width]);
+    const runs = opts.runs ?? 30;
+    for (let i = 0; i < (opts.warmup ?? 3); i++) await session.run({ x });
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await session.run({ x });
+      times.push(performance.now() - t0);
+      opts.onRun?.();
+    }
+    const bytes = layers * width * width * 4;
+    const medianMs = median(times);
+    return { bytes, layers, width, runs, medianMs, bandwidthGBs: bytes / (medianMs / 1000) / 1e9 };
+  } finally {
+    await session.release();
+  }
+}

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { MODES } from '@verdict/protocol';
+
+/** The summary `verdict bench --json` prints and `summary.json` holds. Validated before it is written. */
+export const BENCH_FORMAT = 'verdict-bench/1';
+
+const Num = z.number().refine(Number.isFinite, 'must be a finite number');
+const NullableNum = Num.nullable();
+
+export const MachineSchema = z.object({
+  host: z.string(),
+  cpu_model: z.string(),
+  cores: z.number().int().positive(),
+  memory_gib: Num,
+  os: z.string(),
+  node: z.string(),
+  onnxruntime: z.string(),
+  load_avg_1m: Num,
+});
+
+export const ModeResultSchema = z.object({
+  /** At the K where this mode peaked (null for target, which drafts nothing). */
+  k: z.number().int().positive().nullable(),
+  tokens_per_s: Num,
+  mean_accepted_per_step: Num,
+});
+
+export const SweepPointSchema = z.object({
+  mode: z.enum(MODES),
+  k: z.number().int().positive().nullable(),
+  tokens_per_s: Num,
+  mean_accepted_per_step: Num,
+  /** Draft tokens kept / drafted (null in target mode). */
+  acceptance_rate: NullableNum,
+  /** Share of kept draft tokens kept only by the judge / kl rule. */
+  judge_share: NullableNum,
+  tokens: z.number().int().nonnegative(),
+  steps: z.number().int().nonnegative(),
+  /** Decode time (prefill excluded) summed over every generation of this point. */
+  decode_ms: Num,
+  /** Per-step means, in ms: where a speculative step's time goes. */
+  step_ms: z.object({
+    total: Num,
+    draft: Num,
+    verify: Num,
+    judge: Num,
+    rollback: Num,
+    /** Time inside onnxruntime's session.run during decoding (all sessions). */
+    ort: Num,
+    /** Step time spent outside session.run: the engine's JavaScript. */
+    js_overhead: Num,
+  }),
+  /** histogram[i] = steps that accepted exactly i draft tokens. */
+  accepted_histogram: z.array(z.number().int().nonnegative()),
+});
+export type SweepPoint = z.infer<typeof SweepPointSchema>;
+
+export const RooflineSchema = z.object({
+  target_bytes_per_step: z.number().int().positive(),
+  chain_bytes: z.number().int().positive(),
+  chain_median_ms: Num,
+  bandwidth_gbs: Num,
+  /** bandwidth ÷ bytes per step: the fastest 1-token decoding this machine's memory allows. */
+  target_bound_tokens_per_s: Num,
+});
+
+export const GatewaySchema = z.object({
+  hit_p50_ms: NullableNum,
+  hit_p99_ms: NullableNum,
+  /** Through the gateway minus straight to the backend, p50 of each, on requests the cache has not seen. */
+  miss_overhead_p50_ms: NullableNum,
+  miss_overhead_p99_ms: NullableNum.optional(),
+  stream_ttfb_overhead_p50_ms: NullableNum,
+  hit_throughput_rps: NullableNum.optional(),
+  /** Raw latency samples per series, for the plot and for anyone re-deriving the numbers. */
+  samples_ms: z.record(z.string(), z.array(Num)).optional(),
+  /** Set when the section could not run: why. */
+  not_measured: z.string().optional(),
+});
+export type GatewayResult = z.infer<typeof GatewaySchema>;
+
+export const GoalSchema = z.object({
+  name: z.string(),
+  goal: z.string(),
+  measured: NullableNum,
+  met: z.boolean().nullable(),
+  note: z.string(),
+});
+
+export const BenchSummarySchema = z.object({
+  format: z.literal(BENCH_FORMAT),
+  quick: z.boolean(),
+  started_at: z.string(),
+  duration_s: Num,
+  machine: MachineSchema,
+  bundle: z.object({ name: z.string(), dir: z.string(), meta: z.record(z.string(), z.unknown()).optional() }),
+  config: z.object({
+    prompts: z.number().int().positive(),
+    max_tokens: z.number().int().positive(),
+    ks: z.array(z.number().int().positive()).min(1),
+    rounds: z.number().int().positive(),
+  }),
+  modes: z.object({ target: ModeResultSchema, exact: ModeResultSchema, judge: ModeResultSchema, kl: ModeResultSchema }),
+  sweep: z.array(SweepPointSchema).min(1),
+  roofline: RooflineSchema,
+  ratios: z.object({ judge_vs_target: NullableNum, judge_vs_exact: NullableNum, target_vs_roofline: NullableNum }),
+  gateway: GatewaySchema,
+  goals: z.array(GoalSchema),
+});
+export type BenchSummary = z.infer<typeof BenchSummarySchema>;
