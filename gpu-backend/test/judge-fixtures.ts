@@ -1,0 +1,50 @@
+import { Tokenizer } from '@huggingface/tokenizers';
+import type { TextTokenizer } from '../src/bundle/types.ts';
+
+/** GPT-2's byte → printable character table used by byte-level BPE. */
+function bytesToUnicode(): string[] {
+  const keep: number[] = [];
+  for (let b = 33; b <= 126; b++) keep.push(b);
+  for (let b = 161; b <= 172; b++) keep.push(b);
+  for (let b = 174; b <= 255; b++) keep.push(b);
+  const table: string[] = new Array(256);
+  let extra = 0;
+  for (let b = 0; b < 256; b++) table[b] = keep.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
+  return table;
+}
+
+/**
+ * A tiny byte-level BPE tokenizer: the 256 byte tokens plus merges given as strings
+ * (each merge joins the byte pieces of its text, e.g. 'ab' or 'é' → one token).
+ */
+export function byteBpeTokenizer(mergeTexts: string[]): TextTokenizer {
+  const table = bytesToUnicode();
+  const vocab: Record<string, number> = {};
+  table.forEach((ch, b) => (vocab[ch] = b));
+  const merges: string[] = [];
+  for (const text of mergeTexts) {
+    const pieces = [...new TextEncoder().encode(text)].map((b) => table[b]);
+    // Left-to-right merges: ((p0 p1) p2) ...
+    let acc = pieces[0];
+    for (let i = 1; i < pieces.length; i++) {
+      merges.push(`${acc} ${pieces[i]}`);
+      acc += pieces[i];
+      if (!(acc in vocab)) vocab[acc] = Object.keys(vocab).length;
+    }
+  }
+  const json = {
+    version: '1.0',
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges },
+  };
+  const tok = new Tokenizer(json, {});
+  return {
+    vocabSize: Object.keys(vocab).length,
+    encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
+    decode: (ids) => tok.decode(ids, { skip_special_tokens: false }),
+  };
+}

@@ -1,0 +1,180 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { JudgeHeadSchema } from '../src/bundle/judge-head.ts';
+import { seededRandom, sigmoid } from '../src/judge/logistic.ts';
+import { chooseThreshold, metricsAt, prCurve, rocAuc } from '../src/judge/metrics.ts';
+import { EmbeddingStoreWriter, iterateStore, readStoreManifest } from '../src/judge/store.ts';
+import { trainFromStore } from '../src/judge/train.ts';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'judge-train-'));
+  dirs.push(d);
+  return d;
+}
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function gaussian(rand: () => number): number {
+  return Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+}
+
+const DIM = 24;
+const identity = { hiddenSize: DIM, targetSha256: 'a'.repeat(64), dataSha256: 'b'.repeat(64) };
+
+/**
+ * Rows with a known separator: label = [w*·x + b* > 0], features with very different scales
+ * and offsets (so standardisation and its folding matter), 8 rows per "record".
+ */
+async function writeSeparableStore(dir: string, records: number, seed: number): Promise<{ w: number[]; b: number }> {
+  const rand = seededRandom(seed);
+  const w = Array.from({ length: DIM }, () => gaussian(rand));
+  const scale = Array.from({ length: DIM }, (_, j) => 0.01 * 10 ** (j % 5));
+  const offset = Array.from({ length: DIM }, (_, j) => (j % 3) * 5);
+  const b = 0.8; // imbalanced classes (more positives), as in real judge data
+  const writer = await EmbeddingStoreWriter.open(dir, identity, 500);
+  const x = new Float32Array(DIM);
+  for (let r = 0; r < records; r++) {
+    for (let t = 0; t < 8; t++) {
+      let s = b;
+      for (let j = 0; j < DIM; j++) {
+        const z = gaussian(rand);
+        s += w[j] * z;
+        x[j] = offset[j] + scale[j] * z;
+      }
+      writer.addRow(x, s > 0 ? 1 : 0);
+    }
+    await writer.endRecord();
+  }
+  await writer.finish();
+  // The separator in raw feature space: w_j / scale_j, with the offsets absorbed into the bias.
+  const wRaw = w.map((v, j) => v / scale[j]);
+  return { w: wRaw, b: b - wRaw.reduce((acc, v, j) => acc + v * offset[j], 0) };
+}
+
+function cosine(a: number[], b: number[]): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+describe('judge training on a known linear separator', () => {
+  it('recovers the separator, reaches ROC-AUC >= 0.99 and meets the requested precision on held-out data', async () => {
+    const dir = await tempDir();
+    const truth = await writeSeparableStore(dir, 600, 7);
+    const { head, heldOut, goalMet } = await trainFromStore(dir, { goal: { precision: 0.98 }, seed: 3, l2: 1e-4 });
+    expect(JudgeHeadSchema.parse(head).hidden_size).toBe(DIM);
+    expect(head.target_sha256).toBe(identity.targetSha256);
+    expect(heldOut.rocAuc).toBeGreaterThanOrEqual(0.99);
+    expect(goalMet).toBe(true);
+    expect(heldOut.precision).toBeGreaterThanOrEqual(0.98);
+    expect(heldOut.recall).toBeGreaterThan(0.8);
+    // Standardisation is folded back: the raw-space weights point along the true separator.
+    expect(cosine(head.weights, truth.w)).toBeGreaterThan(0.97);
+
+    // Recompute the held-out precision independently from the exported raw-feature head.
+    const manifest = await readStoreManifest(dir);
+    const training = head.training as { held_out_rows: number; seed: number };
+    const { isHeldOut } = await import('../src/judge/logistic.ts');
+    let tp = 0;
+    let fp = 0;
+    let rows = 0;
+    for await (const batch of iterateStore(dir, manifest, 1000)) {
+      for (let r = 0; r < batch.count; r++) {
+        if (!isHeldOut(batch.records[r], training.seed, 0.2)) continue;
+        rows++;
+        let z = head.bias;
+        for (let j = 0; j < DIM; j++) z += head.weights[j] * batch.features[r * DIM + j];
+        if (sigmoid(z) >= head.threshold) batch.labels[r] ? tp++ : fp++;
+      }
+    }
+    expect(rows).toBe(training.held_out_rows);
+    expect(tp / (tp + fp)).toBeGreaterThanOrEqual(0.98);
+  });
+
+  it('meets a recall goal instead when asked', async () => {
+    const dir = await tempDir();
+    await writeSeparableStore(dir, 300, 11);
+    const { heldOut, goalMet } = await trainFromStore(dir, { goal: { recall: 0.99 }, seed: 1 });
+    expect(goalMet).toBe(true);
+    expect(heldOut.recall).toBeGreaterThanOrEqual(0.99);
+  });
+
+  it('refuses a store with only one class, naming the counts', async () => {
+    const dir = await tempDir();
+    const writer = await EmbeddingStoreWriter.open(dir, identity);
+    for (let r = 0; r < 20; r++) {
+      writer.addRow(new Float32Array(DIM).fill(r), 1);
+      await writer.endRecord();
+    }
+    await writer.finish();
+    await expect(trainFromStore(dir)).rejects.toThrow(/both correct and wrong examples.*0 wrong/);
+  });
+
+  it('refuses an incomplete (interrupted) store', async () => {
+    const dir = await tempDir();
+    const writer = await EmbeddingStoreWriter.open(dir, identity, 4);
+    for (let r = 0; r < 10; r++) {
+      writer.addRow(new Float32Array(DIM), (r % 2) as 0 | 1);
+      await writer.endRecord();
+    }
+    // no finish(): like a killed collect
+    await expect(trainFromStore(dir)).rejects.toThrow(/incomplete/);
+  });
+});
+
+describe('embedding store', () => {
+  it('resumes after the last complete shard and drops unlisted leftovers', async () => {
+    const dir = await tempDir();
+    const w1 = await EmbeddingStoreWriter.open(dir, identity, 3);
+    for (let r = 0; r < 7; r++) {
+      w1.addRow(new Float32Array(DIM).fill(r), 1);
+      await w1.endRecord();
+    }
+    // 7 records, shards flushed at 3 and 6 rows; record 6 is only buffered (lost on a crash).
+    const w2 = await EmbeddingStoreWriter.open(dir, identity, 3);
+    expect(w2.recordsDone).toBe(6);
+    for (let r = 6; r < 9; r++) {
+      w2.addRow(new Float32Array(DIM).fill(r), 0);
+      await w2.endRecord();
+    }
+    const m = await w2.finish();
+    expect(m.rows).toBe(9);
+    expect(m.complete).toBe(true);
+    const seen: number[] = [];
+    for await (const batch of iterateStore(dir, m, 2)) for (let r = 0; r < batch.count; r++) seen.push(batch.records[r], batch.features[r * DIM]);
+    expect(seen).toEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8]);
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(JSON.parse(await readFile(join(dir, 'store.json'), 'utf8')).records_done).toBe(9);
+  });
+
+  it('refuses to resume a store made from another target', async () => {
+    const dir = await tempDir();
+    await (await EmbeddingStoreWriter.open(dir, identity)).finish();
+    await expect(EmbeddingStoreWriter.open(dir, { ...identity, targetSha256: 'c'.repeat(64) })).rejects.toThrow(/different target/);
+  });
+});
+
+describe('metrics', () => {
+  it('computes ROC-AUC with ties and picks thresholds by goal', () => {
+    const scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4];
+    const labels = [1, 1, 0, 1, 0, 0];
+    expect(rocAuc(scores, labels)).toBeCloseTo(8 / 9);
+    expect(rocAuc([0.5, 0.5], [1, 0])).toBe(0.5);
+    const curve = prCurve(scores, labels);
+    const p = chooseThreshold(curve, { precision: 1 });
+    expect(metricsAt(scores, labels, p.threshold)).toMatchObject({ precision: 1, recall: 2 / 3 });
+    const r = chooseThreshold(curve, { recall: 1 });
+    expect(metricsAt(scores, labels, r.threshold)).toMatchObject({ recall: 1, precision: 0.75 });
+    expect(chooseThreshold(curve, { precision: 1.01 }).goalMet).toBe(false);
+  });
+});
