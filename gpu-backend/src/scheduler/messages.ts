@@ -1,0 +1,27 @@
+import type { DecodeEvent, DecodeRequest } from '../engine/types.ts';
+
+/** What a worker thread is started with (structured-cloned into `workerData`). */
+export interface WorkerInit {
+  bundleDir: string;
+  providers: string[];
+  intraOpThreads: number;
+  /** Module exporting `loadBundle(dir)`; defaults to the real bundle loader. */
+  bundleModule: string;
+  /** Module exporting `createEngine(bundle, options)`; defaults to the real engine. */
+  engineModule: string;
+}
+
+/** HTTP thread -> worker. */
+export type ToWorker =
+  | { type: 'decode'; id: number; req: DecodeRequest }
+  /** Stop at the next step and free the KV cache; the worker still answers with `end`. */
+  | { type: 'cancel'; id: number }
+  | { type: 'shutdown' };
+
+/** Worker -> HTTP thread. Every `decode` gets exactly one `end` or `error`, after its events. */
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'fatal'; message: string }
+  | { type: 'event'; id: number; event: DecodeEvent }
+  | { type: 'end'; id: number }
+  | { type: 'error'; id: number; message: string };

@@ -1,0 +1,49 @@
+import type { ChatCompletionChunk, Provenance, TextCompletionChunk, Timings, Usage } from '@verdict/protocol';
+import type { FinishReason as EngineFinish } from '../engine/types.ts';
+import type { RouteKind } from './resolve.ts';
+
+type Finish = 'stop' | 'length';
+type Chunk = ChatCompletionChunk | TextCompletionChunk;
+
+/** The engine's `cancelled` never reaches a client that is still listening; map it defensively. */
+export const finishReason = (f: EngineFinish): Finish => (f === 'length' ? 'length' : 'stop');
+
+/** Builds the OpenAI stream chunks of one response (chat or text completion). */
+export class ChunkWriter {
+  constructor(
+    private readonly kind: RouteKind,
+    private readonly id: string,
+    private readonly created: number,
+    private readonly model: string,
+    /** With stream_options.include_usage, OpenAI sends `usage: null` on every chunk but the last. */
+    private readonly includeUsage: boolean,
+  ) {}
+
+  private chunk(content: string | undefined, finish: Finish | null, role = false): Chunk {
+    const base = { id: this.id, created: this.created, model: this.model, ...(this.includeUsage ? { usage: null } : {}) };
+    if (this.kind === 'chat') {
+      const delta: { role?: 'assistant'; content?: string } = {};
+      if (role) delta.role = 'assistant';
+      if (content != null) delta.content = content;
+      return { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] };
+    }
+    return { ...base, object: 'text_completion', choices: [{ index: 0, text: content ?? '', finish_reason: finish, logprobs: null }] };
+  }
+
+  /** Chat streams open with the assistant role and empty content, as OpenAI's do. Text streams have no opener. */
+  opener(): Chunk | null {
+    return this.kind === 'chat' ? this.chunk('', null, true) : null;
+  }
+
+  step(text: string, provenance: Provenance[], step: number): Chunk {
+    return { ...this.chunk(text, null), x_verdict: { provenance, step } };
+  }
+
+  /** The closing chunks: the finish reason, then (when asked) a usage chunk; the last one carries `timings`. */
+  closing(finish: Finish, usage: Usage, timings: Timings): Chunk[] {
+    const end = this.chunk(this.kind === 'chat' ? undefined : '', finish);
+    if (!this.includeUsage) return [{ ...end, timings }];
+    const usageChunk = { ...this.chunk(undefined, null), choices: [], usage, timings } as Chunk;
+    return [end, usageChunk];
+  }
+}

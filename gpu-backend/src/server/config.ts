@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { MAX_K, ModeSchema } from '@verdict/protocol';
+
+/**
+ * Configuration of `verdict serve`. One table drives the zod schema, the CLI flags, the
+ * environment variables and the `--help` text, so the three can never disagree.
+ */
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const Providers = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((p) => p.trim().toLowerCase()).filter(Boolean))
+  .pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu', 'tensorrt'])).min(1, 'at least one execution provider'));
+
+export const CONFIG_OPTIONS = {
+  bundle: { flag: '--bundle <dir>', env: 'VERDICT_BUNDLE', help: 'model bundle directory (bundle.json, ONNX decoders, tokenizer)', schema: z.string().min(1, 'a bundle directory is required') },
+  port: { flag: '--port <n>', env: 'VERDICT_PORT', help: 'TCP port (0 = any free port)', schema: int(0, 65535).default(8080) },
+  host: { flag: '--host <addr>', env: 'VERDICT_HOST', help: 'address to listen on', schema: z.string().min(1).default('127.0.0.1') },
+  providers: { flag: '--providers <list>', env: 'VERDICT_PROVIDERS', help: 'ONNX Runtime execution providers, in order of preference (e.g. cuda,cpu)', schema: Providers.default(['cpu']) },
+  intraOpThreads: { flag: '--intra-op-threads <n>', env: 'VERDICT_INTRA_OP_THREADS', help: 'ONNX Runtime intra-op threads per worker (0 = runtime default)', schema: int(0, 256).default(0) },
+  workers: { flag: '--workers <n>', env: 'VERDICT_WORKERS', help: 'inference worker threads, each with its own engine', schema: int(1, 64).default(1) },
+  concurrency: { flag: '--concurrency <n>', env: 'VERDICT_CONCURRENCY', help: 'generations running at once (spread over the workers, interleaved per step)', schema: int(1, 1024).default(4) },
+  queueSize: { flag: '--queue-size <n>', env: 'VERDICT_QUEUE_SIZE', help: 'requests waiting for a slot before 429', schema: int(0, 100_000).default(64) },
+  requestTimeoutMs: { flag: '--request-timeout-ms <ms>', env: 'VERDICT_REQUEST_TIMEOUT_MS', help: 'per-request deadline, queue wait included', schema: int(1).default(120_000) },
+  drainTimeoutMs: { flag: '--drain-timeout-ms <ms>', env: 'VERDICT_DRAIN_TIMEOUT_MS', help: 'on SIGTERM, how long in-flight requests may finish before they are cancelled', schema: int(0).default(10_000) },
+  defaultMode: { flag: '--default-mode <mode>', env: 'VERDICT_DEFAULT_MODE', help: 'mode when a request has none (default: judge if the bundle has a judge head, else exact)', schema: ModeSchema.optional() },
+  defaultK: { flag: '--default-k <n>', env: 'VERDICT_DEFAULT_K', help: 'draft tokens per step when a request has none', schema: int(1, MAX_K).default(4) },
+  defaultThreshold: { flag: '--default-threshold <p>', env: 'VERDICT_DEFAULT_THRESHOLD', help: "judge acceptance threshold (default: the judge head's own)", schema: z.coerce.number().min(0).max(1).optional() },
+  defaultKlThreshold: { flag: '--default-kl-threshold <nats>', env: 'VERDICT_DEFAULT_KL_THRESHOLD', help: 'kl mode: accept where KL(target||draft) <= this', schema: z.coerce.number().min(0).default(0.5) },
+  defaultKlConfidence: { flag: '--default-kl-confidence <p>', env: 'VERDICT_DEFAULT_KL_CONFIDENCE', help: "kl mode: positions where the target's top-1 probability exceeds this use the exact rule", schema: z.coerce.number().min(0).max(1).default(0.9) },
+  defaultMaxTokens: { flag: '--default-max-tokens <n>', env: 'VERDICT_DEFAULT_MAX_TOKENS', help: 'completion budget when a request has no max_tokens', schema: int(1).default(256) },
+  defaultTemperature: { flag: '--default-temperature <t>', env: 'VERDICT_DEFAULT_TEMPERATURE', help: 'sampling temperature when a request has none (OpenAI: 1)', schema: z.coerce.number().min(0).max(2).default(1) },
+  maxBodyBytes: { flag: '--max-body-bytes <n>', env: 'VERDICT_MAX_BODY_BYTES', help: 'largest accepted request body (413 above)', schema: int(1).default(1_048_576) },
+  logLevel: { flag: '--log-level <level>', env: 'VERDICT_LOG_LEVEL', help: `one of ${LOG_LEVELS.join(', ')}`, schema: z.enum(LOG_LEVELS).default('info') },
+} as const;
+
+type Options = typeof CONFIG_OPTIONS;
+export type ConfigKey = keyof Options;
+
+const shape = Object.fromEntries(Object.entries(CONFIG_OPTIONS).map(([k, o]) => [k, o.schema])) as { [K in ConfigKey]: Options[K]['schema'] };
+
+/**
+ * Module specifiers the worker threads and the HTTP thread load the bundle and the engine from.
+ * Only for tests (a controllable engine); never a CLI flag.
+ */
+const RuntimeSchema = z
+  .object({ bundleModule: z.string().optional(), engineModule: z.string().optional() })
+  .strict()
+  .optional();
+
+export const ServeConfigSchema = z.object({ ...shape, runtime: RuntimeSchema }).strict();
+export type ServeConfig = z.output<typeof ServeConfigSchema>;
+export type ServeConfigInput = z.input<typeof ServeConfigSchema>;
+
+/** Validates a config; the error names every bad field with its flag and environment variable. */
+export function parseConfig(input: unknown): ServeConfig {
+  const r = ServeConfigSchema.safeParse(input);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((iss) => {
+    const key = String(iss.path[0] ?? '') as ConfigKey;
+    const opt = CONFIG_OPTIONS[key];
+    const where = opt ? `${opt.flag.split(' ')[0]} / ${opt.env}` : iss.path.join('.') || 'config';
+    return `  ${where}: ${iss.message}`;
+  });
+  throw new Error(`invalid server configuration:\n${lines.join('\n')}`);
+}
+
+/** Values from the environment (strings), keyed by config field; flags override them. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<ConfigKey, string>> {
+  const out: Partial<Record<ConfigKey, string>> = {};
+  for (const [key, opt] of Object.entries(CONFIG_OPTIONS) as [ConfigKey, Options[ConfigKey]][]) {
+    const v = env[opt.env];
+    if (v != null && v !== '') out[key] = v;
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+import { randomInt } from 'node:crypto';
+import {
+  ApiError,
+  ChatCompletionRequestSchema,
+  CompletionRequestSchema,
+  MODES,
+  fromZodError,
+  messageText,
+  promptText,
+  requestedMaxTokens,
+  stopList,
+  type Mode,
+} from '@verdict/protocol';
+import type { LoadedBundle } from '../bundle/types.ts';
+import type { DecodeRequest } from '../engine/types.ts';
+import type { ServeConfig } from './config.ts';
+
+export type RouteKind = 'chat' | 'text';
+
+/** A validated request with every server default applied, ready for the scheduler. */
+export interface ResolvedRequest {
+  kind: RouteKind;
+  model: string;
+  decode: DecodeRequest;
+  stream: boolean;
+  includeUsage: boolean;
+  user?: string;
+}
+
+/** The modes this bundle can serve: `judge` needs a judge head. */
+export function availableModes(bundle: LoadedBundle): Mode[] {
+  const hasJudge = bundle.judge != null || bundle.manifest.target.has_judge_logits;
+  return MODES.filter((m) => m !== 'judge' || hasJudge);
+}
+
+export function defaultMode(bundle: LoadedBundle, config: ServeConfig): Mode {
+  return config.defaultMode ?? (availableModes(bundle).includes('judge') ? 'judge' : 'exact');
+}
+
+/** Validation (400), model lookup (404), chat template, tokenization and the context-length check. */
+export function resolveRequest(kind: RouteKind, body: unknown, bundle: LoadedBundle, config: ServeConfig): ResolvedRequest {
+  const parsed = (kind === 'chat' ? ChatCompletionRequestSchema : CompletionRequestSchema).safeParse(body);
+  if (!parsed.success) throw fromZodError(parsed.error);
+  const r = parsed.data;
+  const modelId = bundle.manifest.name;
+  if (r.model !== modelId) {
+    throw new ApiError(404, `The model '${r.model}' does not exist; this server serves '${modelId}'`, 'invalid_request_error', 'model', 'model_not_found');
+  }
+
+  const spec = r.speculative ?? {};
+  const mode = spec.mode ?? defaultMode(bundle, config);
+  if (!availableModes(bundle).includes(mode)) {
+    throw new ApiError(400, `mode '${mode}' is not available: the bundle '${modelId}' has no judge head`, 'invalid_request_error', 'speculative.mode', 'mode_unavailable');
+  }
+
+  let text: string;
+  if ('messages' in r) {
+    try {
+      text = bundle.renderChat(r.messages.map((m) => ({ role: m.role, content: messageText(m) })));
+    } catch (err) {
+      throw new ApiError(400, `the chat template rejected the messages: ${err instanceof Error ? err.message : String(err)}`, 'invalid_request_error', 'messages', 'chat_template_error');
+    }
+  } else text = promptText(r);
+  const promptIds = bundle.encodePrompt(text);
+
+  const ctx = bundle.manifest.max_context;
+  const asked = requestedMaxTokens(r);
+  const room = ctx - promptIds.length;
+  if (room < 1) {
+    throw new ApiError(400, `the prompt is ${promptIds.length} tokens; this model's context is ${ctx} tokens`, 'invalid_request_error', 'messages' in r ? 'messages' : 'prompt', 'context_length_exceeded');
+  }
+  if (asked != null && asked > room) {
+    const param = 'max_completion_tokens' in r && r.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+    throw new ApiError(400, `${param}=${asked} plus the ${promptIds.length}-token prompt exceeds this model's context of ${ctx} tokens (at most ${room})`, 'invalid_request_error', param, 'context_length_exceeded');
+  }
+
+  const decode: DecodeRequest = {
+    promptIds,
+    maxTokens: asked ?? Math.min(config.defaultMaxTokens, room),
+    mode,
+    k: spec.k ?? config.defaultK,
+    threshold: spec.threshold ?? config.defaultThreshold,
+    klThreshold: spec.kl_threshold ?? config.defaultKlThreshold,
+    klConfidence: spec.kl_confidence ?? config.defaultKlConfidence,
+    temperature: r.temperature ?? config.defaultTemperature,
+    topP: r.top_p ?? 1,
+    topK: r.top_k ?? 0,
+    seed: r.seed ?? randomInt(2 ** 31),
+    stop: stopList(r),
+  };
+  return { kind, model: modelId, decode, stream: r.stream === true, includeUsage: r.stream_options?.include_usage === true, user: r.user };
+}

@@ -1,0 +1,96 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import { ApiError } from '@verdict/protocol';
+import type { LoadedBundle } from '../bundle/types.ts';
+import { WorkerPool } from '../scheduler/pool.ts';
+import { Scheduler } from '../scheduler/scheduler.ts';
+import { createApp } from './app.ts';
+import { parseConfig, type ServeConfigInput } from './config.ts';
+import { createLogger } from './log.ts';
+import { ServerMetrics } from './metrics.ts';
+import type { ServerState } from './state.ts';
+
+const DEFAULT_BUNDLE_MODULE = new URL('../bundle/load.ts', import.meta.url).href;
+const DEFAULT_ENGINE_MODULE = new URL('../engine/engine.ts', import.meta.url).href;
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Settles when the bundle is loaded and every worker is up (rejects if that failed; /readyz says why). */
+  ready: Promise<void>;
+  state: ServerState;
+  /** Graceful stop: refuse new work, let in-flight requests finish within drainTimeoutMs, cancel the rest, stop the workers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `verdict serve` in this process: listens at once (so /healthz and /readyz answer
+ * while loading), then loads the bundle on this thread (tokenizer, chat template) and starts
+ * the worker pool, each worker loading its own engine.
+ */
+export async function startServer(input: ServeConfigInput): Promise<RunningServer> {
+  const config = parseConfig(input);
+  const log = createLogger(config.logLevel);
+  const state: ServerState = {
+    config,
+    log,
+    phase: 'loading',
+    metrics: new ServerMetrics({ queued: () => state.scheduler?.queued ?? 0, running: () => state.scheduler?.running ?? 0 }),
+  };
+  const server = createAdaptorServer({ fetch: createApp(state).fetch }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`)));
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`;
+  log('info', 'listening', { url, bundle: config.bundle });
+
+  const ready = load(state);
+  ready.catch(() => {}); // the failure is in state.failure and /readyz; callers may await `ready` to see it
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      const wasPhase = state.phase;
+      state.phase = 'draining';
+      log('info', 'shutting down', { running: state.scheduler?.running ?? 0, queued: state.scheduler?.queued ?? 0, drain_timeout_ms: config.drainTimeoutMs });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (wasPhase === 'loading') await ready.catch(() => {});
+      await state.scheduler?.drain(config.drainTimeoutMs, new ApiError(503, 'the server is shutting down; the generation was cancelled', 'service_unavailable', null, 'shutting_down'));
+      // Give cancelled streams a moment to write their final error event, then drop what is left.
+      await Promise.race([closed, delay(1000)]);
+      server.closeAllConnections();
+      await state.pool?.close();
+      await closed;
+      log('info', 'stopped');
+    })());
+  return { url, ready, state, close };
+}
+
+async function load(state: ServerState): Promise<void> {
+  const { config, log } = state;
+  const bundleModule = config.runtime?.bundleModule ?? DEFAULT_BUNDLE_MODULE;
+  const engineModule = config.runtime?.engineModule ?? DEFAULT_ENGINE_MODULE;
+  const started = performance.now();
+  try {
+    const { loadBundle } = (await import(bundleModule)) as { loadBundle(dir: string): Promise<LoadedBundle> };
+    state.bundle = await loadBundle(config.bundle);
+    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, bundleModule, engineModule }, config.workers, log);
+    state.pool = pool;
+    await pool.start();
+    state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize });
+    if (state.phase === 'loading') state.phase = 'ready';
+    log('info', 'ready', { model: state.bundle.manifest.name, workers: config.workers, providers: config.providers, load_ms: Math.round(performance.now() - started) });
+  } catch (err) {
+    state.failure = err instanceof Error ? err.message : String(err);
+    if (state.phase === 'loading') state.phase = 'failed';
+    log('error', 'could not load the model', { bundle: config.bundle, error: state.failure });
+    await state.pool?.close();
+    throw err;
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
