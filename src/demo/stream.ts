@@ -22,6 +22,9 @@ export async function* readChatStream(body: ReadableStream<Uint8Array>): AsyncGe
       const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
       for (const ev of parser.push(done ? text + '\n\n' : text)) {
         const item = interpretEvent(ev.data, ev.event);
+        // Read the body to its end after [DONE] so the fetch completes (its resource-timing entry, which carries
+        // Server-Timing, only appears then) instead of being cancelled.
+        if (item.kind === 'done') await drain(reader, 1000);
         yield item;
         if (item.kind !== 'chunk') return;
       }
@@ -52,4 +55,16 @@ export function interpretEvent(data: string, event?: string): StreamItem {
   const chunk = json as ChatCompletionChunk;
   if (!Array.isArray(chunk?.choices)) return { kind: 'error', message: `Unexpected chunk without choices: ${data.slice(0, 120)}` };
   return { kind: 'chunk', chunk };
+}
+
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  const rest = (async () => {
+    while (!(await reader.read()).done) {
+      /* discard: nothing may follow [DONE] */
+    }
+  })().catch(() => {});
+  await Promise.race([rest, timeout]);
+  clearTimeout(timer);
 }

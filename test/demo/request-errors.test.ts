@@ -67,3 +67,32 @@ describe('describeHttpError', () => {
     expect(describeNetworkError(new TypeError('Failed to fetch'))).toContain('Failed to fetch');
   });
 });
+
+describe('index.html', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { MODES } = await import('../../protocol/src/speculative.ts');
+  const html = readFileSync(new URL('../../public/index.html', import.meta.url), 'utf8');
+  const headers = readFileSync(new URL('../../public/_headers', import.meta.url), 'utf8');
+
+  it('offers exactly the protocol modes in both mode selects (the page reads modes from them)', () => {
+    for (const id of ['mode-a', 'mode-b']) {
+      const select = html.match(new RegExp(`<select id="${id}"[\\s\\S]*?</select>`))?.[0] ?? '';
+      expect([...select.matchAll(/<option value="([^"]+)"/g)].map((m) => m[1])).toEqual([...MODES]);
+    }
+  });
+
+  it('has no inline script, inline style or event-handler attribute (the CSP forbids them)', () => {
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    expect(html).not.toMatch(/<style/);
+    expect(html).not.toMatch(/\sstyle=/);
+    expect(html).not.toMatch(/\son[a-z]+=/);
+  });
+
+  it('sends a strict Content-Security-Policy for every page asset', () => {
+    const csp = headers.match(/Content-Security-Policy: (.*)/)?.[1] ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).not.toContain('unsafe-eval');
+  });
+});
