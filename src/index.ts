@@ -1,6 +1,58 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
+import { loadConfig } from './config.ts';
+import { FlightRegistry } from './cache/single-flight.ts';
+import { auth } from './middleware/auth/index.ts';
+import { notFound, onError } from './middleware/errors/index.ts';
+import { rateLimit } from './middleware/rate-limit/index.ts';
+import { timing } from './middleware/timing/index.ts';
+import { chatCompletions } from './routes/chat.ts';
+import { completions } from './routes/completions.ts';
+import { healthz } from './routes/health.ts';
+import { listModels } from './routes/models.ts';
+import type { AppEnv, GatewayState } from './state.ts';
+import { FingerprintCache } from './upstream/fingerprint.ts';
+import { HealthTracker } from './upstream/health.ts';
 
-const app = new Hono();
-app.get('/healthz', (c) => c.json({ status: 'ok' }));
+export interface GatewayOptions {
+  /** The fetch used for backend calls (tests pass a fake upstream). Defaults to the global fetch. */
+  fetch?: typeof fetch;
+}
 
-export default app;
+/** Loads the config once per env and the per-isolate state once per app (health depends on the config). */
+function configAndState(options: GatewayOptions): MiddlewareHandler<AppEnv> {
+  let state: GatewayState | undefined;
+  return async (c, next) => {
+    const config = loadConfig(c.env);
+    state ??= {
+      health: new HealthTracker(config.healthFailures, config.healthCooldownMs),
+      fingerprints: new FingerprintCache(),
+      flights: new FlightRegistry(),
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    };
+    c.set('config', config);
+    c.set('state', state);
+    return next();
+  };
+}
+
+/** The gateway: the same API at /v1 (keys required unless listed public) and /demo/v1 (for public demo routes). */
+export function createGateway(options: GatewayOptions = {}) {
+  const app = new Hono<AppEnv>();
+  app.onError(onError);
+  app.notFound(notFound);
+  app.use('*', timing());
+  app.use('*', configAndState(options));
+  app.use('*', (c, next) => cors({ origin: c.var.config.corsOrigins.includes('*') ? '*' : c.var.config.corsOrigins, allowHeaders: ['authorization', 'content-type', 'cache-control', 'x-request-id', 'x-verdict-replay'], exposeHeaders: ['server-timing', 'x-cache', 'x-request-id', 'retry-after', 'x-verdict-coalesced'], maxAge: 600 })(c, next));
+  app.get('/healthz', healthz);
+  app.use('*', auth());
+  app.use('*', rateLimit());
+  for (const base of ['/v1', '/demo/v1']) {
+    app.post(`${base}/chat/completions`, chatCompletions);
+    app.post(`${base}/completions`, completions);
+    app.get(`${base}/models`, listModels);
+  }
+  return app;
+}
+
+export default createGateway();

@@ -1,0 +1,192 @@
+import { ApiError, errorBody, SSE_DONE, SseParser, sseData, type OpenAIErrorBody } from '@verdict/protocol';
+import type { UpstreamResponse } from '../upstream/forward.ts';
+import type { CachedAnswer, RecordedEvent } from './record.ts';
+
+/** How the backend answered, once its headers are in. */
+export type FlightOpening =
+  | { kind: 'error'; status: number; body: string; requestId: string | null; serverTiming: string | null; upstreamMs: number }
+  | { kind: 'json'; status: number; body: string; requestId: string | null; serverTiming: string | null; upstreamMs: number }
+  | { kind: 'sse'; requestId: string | null; serverTiming: string | null; upstreamMs: number };
+
+const encoder = new TextEncoder();
+
+function isErrorEvent(data: string): boolean {
+  if (!data.startsWith('{"error"') && !data.includes('"error":{')) return false;
+  try {
+    const v = JSON.parse(data) as { error?: unknown };
+    return !!v && typeof v === 'object' && v.error != null && typeof v.error === 'object';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One upstream generation and everyone listening to it. The backend's SSE is read as fast as it arrives
+ * (never waiting on a slow client), parsed into events, timed, and fanned out to each subscriber; a request
+ * that joins late first receives the events so far. When the last subscriber leaves before the end, the
+ * upstream is aborted so the backend frees its slot. Only a stream that ended with [DONE] and carried no
+ * error becomes a cache record.
+ */
+export class Flight {
+  readonly opening: Promise<FlightOpening>;
+  /** Resolves with a record to cache when the answer completed cleanly, otherwise null. */
+  readonly finished: Promise<CachedAnswer | null>;
+
+  private readonly controller = new AbortController();
+  private readonly events: RecordedEvent[] = [];
+  private subscribers = 0;
+  private ended = false;
+  private sawDone = false;
+  /** The error event the gateway appends (stall, broken or truncated stream). */
+  private failure: OpenAIErrorBody | null = null;
+  private changed: { promise: Promise<void>; resolve: () => void };
+  private upstream?: UpstreamResponse;
+
+  constructor(
+    start: (signal: AbortSignal) => Promise<UpstreamResponse>,
+    private readonly stallTimeoutMs: number,
+  ) {
+    this.changed = this.newSignal();
+    let settle!: (r: CachedAnswer | null) => void;
+    this.finished = new Promise((r) => (settle = r));
+    this.opening = this.open(start, settle);
+    this.opening.catch(() => settle(null));
+  }
+
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  private newSignal() {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    return { promise, resolve };
+  }
+
+  private wake(): void {
+    const { resolve } = this.changed;
+    this.changed = this.newSignal();
+    resolve();
+  }
+
+  private async open(start: (signal: AbortSignal) => Promise<UpstreamResponse>, settle: (r: CachedAnswer | null) => void): Promise<FlightOpening> {
+    const up = (this.upstream = await start(this.controller.signal));
+    const res = up.response;
+    const meta = { requestId: res.headers.get('x-request-id'), serverTiming: res.headers.get('server-timing'), upstreamMs: up.upstreamMs };
+    const type = res.headers.get('content-type') ?? '';
+    if (res.ok && type.includes('text/event-stream') && res.body) {
+      void this.pump(res.body, meta.requestId).then(settle, () => settle(null));
+      return { kind: 'sse', ...meta };
+    }
+    const body = await res.text();
+    this.ended = true;
+    if (!res.ok) {
+      settle(null);
+      return { kind: 'error', status: res.status, body, ...meta };
+    }
+    settle({ v: 1, kind: 'json', body, requestId: meta.requestId, created: Date.now() });
+    return { kind: 'json', status: res.status, body, ...meta };
+  }
+
+  private async pump(body: ReadableStream<Uint8Array>, requestId: string | null): Promise<CachedAnswer | null> {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    const parser = new SseParser();
+    const t0 = performance.now();
+    let upstreamError = false;
+    try {
+      for (;;) {
+        const chunk = await this.readWithin(reader);
+        if (chunk === 'stalled') {
+          this.fail(errorBody(`The backend sent nothing for ${this.stallTimeoutMs} ms; the stream was ended`, 'timeout_error', null, 'stream_stalled'));
+          void reader.cancel().catch(() => {});
+          this.upstream?.abort();
+          return null;
+        }
+        if (chunk.done) break;
+        for (const ev of parser.push(decoder.decode(chunk.value, { stream: true }))) {
+          if (ev.data === SSE_DONE) this.sawDone = true;
+          else {
+            if (isErrorEvent(ev.data)) upstreamError = true;
+            this.events.push({ t: Math.round((performance.now() - t0) * 1000) / 1000, data: ev.data });
+          }
+        }
+        this.wake();
+      }
+    } catch (err) {
+      if (this.aborted) this.fail(errorBody('The request was cancelled', 'server_error', null, 'cancelled'));
+      else this.fail(errorBody(`The backend's stream broke off: ${(err as Error).message}`, 'server_error', null, 'upstream_stream_error'));
+      return null;
+    }
+    if (!this.sawDone && !upstreamError) {
+      this.fail(errorBody('The backend ended the stream before [DONE]; the answer is incomplete', 'server_error', null, 'stream_truncated'));
+      return null;
+    }
+    this.ended = true;
+    this.wake();
+    return upstreamError ? null : { v: 1, kind: 'sse', events: this.events, requestId, created: Date.now() };
+  }
+
+  private async readWithin(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array> | 'stalled'> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<'stalled'>((r) => (timer = setTimeout(() => r('stalled'), this.stallTimeoutMs)));
+    try {
+      return await Promise.race([reader.read(), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private fail(error: OpenAIErrorBody): void {
+    if (this.ended) return;
+    this.failure = error;
+    this.ended = true;
+    this.wake();
+  }
+
+  /** Count a listener in; call `leave` when it is gone. The upstream is aborted when nobody is left. */
+  join(signal?: AbortSignal): { leave: () => void } {
+    this.subscribers++;
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      signal?.removeEventListener('abort', leave);
+      this.subscribers--;
+      if (this.subscribers === 0 && !this.ended) {
+        this.controller.abort(new ApiError(499, 'every client of this generation disconnected'));
+        this.upstream?.abort();
+        this.fail(errorBody('The request was cancelled', 'server_error', null, 'cancelled'));
+      }
+    };
+    if (signal?.aborted) queueMicrotask(leave);
+    else signal?.addEventListener('abort', leave, { once: true });
+    return { leave };
+  }
+
+  /**
+   * The SSE body for one subscriber: every event from the start, `transform` applied to each data payload
+   * (the gateway adds its timings to the final chunk), then [DONE] or the error event.
+   */
+  stream(membership: { leave: () => void }, transform: (data: string) => string): ReadableStream<Uint8Array> {
+    let next = 0;
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (ctrl) => {
+          while (next >= this.events.length && !this.ended) await this.changed.promise;
+          if (next < this.events.length) {
+            let text = '';
+            for (; next < this.events.length; next++) text += sseData(transform(this.events[next].data));
+            ctrl.enqueue(encoder.encode(text));
+            return;
+          }
+          ctrl.enqueue(encoder.encode(this.failure ? sseData(this.failure) : this.sawDone ? sseData(SSE_DONE) : ''));
+          ctrl.close();
+          membership.leave();
+        },
+        cancel: () => membership.leave(),
+      },
+      { highWaterMark: 0 },
+    );
+  }
+}

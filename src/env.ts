@@ -1,0 +1,24 @@
+/**
+ * What the gateway reads from its environment. Declared here (not only in the generated
+ * worker-configuration.d.ts) so tests can build an env with other values, and so secrets that wrangler.toml
+ * cannot list (API_KEY_HASHES, backend auth secrets) are typed too.
+ */
+export interface GatewayEnv {
+  BACKENDS?: string;
+  PUBLIC_ROUTES?: string;
+  CACHE_TTLS?: string;
+  UPSTREAM_TIMEOUT_MS?: string;
+  STALL_TIMEOUT_MS?: string;
+  HEALTH_FAILURES?: string;
+  HEALTH_COOLDOWN_MS?: string;
+  TIMING_ALLOW_ORIGIN?: string;
+  CORS_ORIGINS?: string;
+  RATE_LIMIT_PERIOD_S?: string;
+  /** Secret: comma-separated SHA-256 hex digests of accepted API keys (alternative or addition to the KV namespace). */
+  API_KEY_HASHES?: string;
+  API_KEYS?: KVNamespace;
+  KEY_LIMITER?: RateLimit;
+  IP_LIMITER?: RateLimit;
+  /** Backend auth secrets are looked up by the name given in a backend's `auth_secret`. */
+  [secret: string]: unknown;
+}

@@ -1,0 +1,115 @@
+import { ApiError, ChatCompletionRequestSchema, CompletionRequestSchema, fromZodError, isDeterministic, type ChatCompletionRequest, type CompletionRequest } from '@verdict/protocol';
+import { cacheTtlFor } from '../config.ts';
+import { cacheKey, type GenerationKind } from '../cache/key.ts';
+import { Flight, type FlightOpening } from '../cache/flight.ts';
+import { replaySse } from '../cache/replay.ts';
+import type { CachedAnswer } from '../cache/record.ts';
+import { AnswerStore } from '../cache/store.ts';
+import { callUpstream } from '../upstream/forward.ts';
+import type { AppContext } from '../state.ts';
+import { cachePolicy } from './cache-policy.ts';
+import { SSE_HEADERS } from './sse.ts';
+import { settleFigures, withGatewayTimings } from './timings.ts';
+
+const UPSTREAM_PATH: Record<GenerationKind, string> = { chat: '/v1/chat/completions', completion: '/v1/completions' };
+const store = new AnswerStore();
+
+async function readRequest(c: AppContext, kind: GenerationKind): Promise<ChatCompletionRequest | CompletionRequest> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new ApiError(400, 'The request body is not valid JSON', 'invalid_request_error', null, 'invalid_json');
+  }
+  const parsed = (kind === 'chat' ? ChatCompletionRequestSchema : CompletionRequestSchema).safeParse(body);
+  if (!parsed.success) throw fromZodError(parsed.error);
+  return parsed.data;
+}
+
+function waitUntil(c: AppContext, p: Promise<unknown>): void {
+  try {
+    c.executionCtx.waitUntil(p);
+  } catch {
+    // no execution context (plain app.request in a test): the promise still runs
+  }
+}
+
+/**
+ * POST /v1/chat/completions and /v1/completions: validate with the shared protocol (a bad body never reaches
+ * a backend), then answer from the edge cache, from an identical generation already in flight, or from a
+ * backend — capturing a deterministic answer for the cache as it streams through.
+ */
+export async function handleGeneration(c: AppContext, kind: GenerationKind): Promise<Response> {
+  const req = await readRequest(c, kind);
+  const { config, state, timing, scope } = c.var;
+  const stream = req.stream === true;
+  const ttl = cacheTtlFor(config, c.req.path);
+  const policy = cachePolicy(c.req.header('cache-control'), isDeterministic(req), ttl);
+
+  let key: string | null = null;
+  if (policy !== 'bypass') {
+    const fingerprint = await state.fingerprints.get(config, state, req.model);
+    if (fingerprint) key = await cacheKey(kind, req, fingerprint, scope);
+  }
+  timing.cache = key ? 'miss' : 'bypass';
+
+  if (key && policy === 'lookup') {
+    const record = await store.get(key);
+    if (record && record.kind === (stream ? 'sse' : 'json')) {
+      timing.cache = 'hit';
+      return replay(c, record);
+    }
+  }
+
+  let flight = key && policy === 'lookup' ? state.flights.get(key) : undefined;
+  const coalesced = flight !== undefined;
+  if (!flight) {
+    const body = JSON.stringify(req);
+    const requestId = c.req.header('x-request-id');
+    const started = new Flight(
+      (signal) => callUpstream(config, state, { method: 'POST', path: UPSTREAM_PATH[kind], model: req.model, body, signal, headers: requestId ? { 'x-request-id': requestId } : {} }),
+      config.stallTimeoutMs,
+    );
+    const cacheKeyForStore = key;
+    const settled = started.finished
+      .then((record) => (record && cacheKeyForStore ? store.put(cacheKeyForStore, record, ttl) : undefined))
+      .catch((err) => console.error(`gateway: cache write failed: ${(err as Error).message}`));
+    if (key) state.flights.add(key, started, settled);
+    waitUntil(c, settled);
+    flight = started;
+  }
+  const headers: Record<string, string> = {};
+  if (coalesced) {
+    timing.cache = 'hit';
+    headers['x-verdict-coalesced'] = 'true';
+  }
+
+  const membership = flight.join(c.req.raw.signal);
+  let opening: FlightOpening;
+  try {
+    opening = await flight.opening;
+  } catch (err) {
+    membership.leave();
+    throw err;
+  }
+  if (!coalesced) timing.upstreamMs = opening.upstreamMs;
+  timing.backendServerTiming = coalesced ? null : opening.serverTiming;
+  if (opening.requestId) headers['x-request-id'] = opening.requestId;
+  const figures = settleFigures(timing);
+
+  if (opening.kind === 'sse') {
+    return new Response(flight.stream(membership, (data) => withGatewayTimings(data, figures)), { status: 200, headers: { ...SSE_HEADERS, ...headers } });
+  }
+  membership.leave();
+  if (opening.kind === 'error') timing.cache = 'bypass';
+  const body = opening.kind === 'json' ? withGatewayTimings(opening.body, settleFigures(timing)) : opening.body;
+  return new Response(body, { status: opening.status, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+function replay(c: AppContext, record: CachedAnswer): Response {
+  const figures = settleFigures(c.var.timing);
+  const origin: Record<string, string> = record.requestId ? { 'x-verdict-origin-request-id': record.requestId } : {};
+  if (record.kind === 'json') return new Response(withGatewayTimings(record.body, figures), { headers: { 'content-type': 'application/json', ...origin } });
+  const paced = c.req.header('x-verdict-replay') === 'recorded';
+  return new Response(replaySse(record, (data) => withGatewayTimings(data, figures), paced), { status: 200, headers: { ...SSE_HEADERS, ...origin } });
+}

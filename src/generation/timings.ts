@@ -1,0 +1,47 @@
+import { formatServerTiming, type ServerTimingEntry } from '@verdict/protocol';
+import type { EdgeTiming } from '../state.ts';
+
+/** The gateway's figures, as added to the final chunk's (or the JSON answer's) `timings`. */
+export interface GatewayFigures {
+  edge_ms: number;
+  upstream_ms?: number;
+  cache: 'hit' | 'miss' | 'bypass';
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/**
+ * Fixes the gateway's figures at the moment the response starts: `edge` is the time in the worker excluding
+ * the wait for the backend's first byte (`upstream`). Workers only advance the clock across I/O, so `edge`
+ * reflects awaited work (KV, cache, crypto), not pure CPU time.
+ */
+export function settleFigures(timing: EdgeTiming): GatewayFigures {
+  if (timing.edgeMs === undefined) timing.edgeMs = Math.max(0, performance.now() - timing.start - (timing.upstreamMs ?? 0));
+  const figures: GatewayFigures = { edge_ms: round(timing.edgeMs), cache: timing.cache ?? 'bypass' };
+  if (timing.upstreamMs !== undefined) figures.upstream_ms = round(timing.upstreamMs);
+  return figures;
+}
+
+/** Adds the gateway's figures to a JSON payload that carries `timings` (the final SSE chunk or a whole answer). */
+export function withGatewayTimings(data: string, figures: GatewayFigures): string {
+  if (!data.includes('"timings"')) return data;
+  try {
+    const value = JSON.parse(data) as { timings?: unknown };
+    if (!value || typeof value !== 'object' || !value.timings || typeof value.timings !== 'object') return data;
+    Object.assign(value.timings, figures);
+    return JSON.stringify(value);
+  } catch {
+    return data;
+  }
+}
+
+const OURS = new Set(['edge', 'upstream', 'cache']);
+
+/** The backend's Server-Timing kept as sent, followed by the gateway's own entries. */
+export function serverTimingValue(backend: string | null, figures: GatewayFigures): string {
+  const ours: ServerTimingEntry[] = [{ name: 'edge', dur: figures.edge_ms }];
+  if (figures.upstream_ms !== undefined) ours.push({ name: 'upstream', dur: figures.upstream_ms });
+  ours.push({ name: 'cache', desc: figures.cache });
+  const kept = backend?.split(',').filter((part) => !OURS.has(part.split(';')[0].trim())).join(',').trim();
+  return kept ? `${kept}, ${formatServerTiming(ours)}` : formatServerTiming(ours);
+}
