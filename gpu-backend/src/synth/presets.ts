@@ -1,0 +1,44 @@
+import type { LlamaConfig } from './llama-config.ts';
+
+export type PresetName = 'tiny' | 'bench';
+
+const base = { ropeTheta: 10000, rmsEps: 1e-5, tieEmbeddings: false } as const;
+
+/**
+ * residualScale defaults were calibrated by measuring greedy draft/target agreement
+ * (`verdict synth --measure-agreement`, see docs/readme/models.md).
+ */
+export const PRESETS: Record<PresetName, LlamaConfig> = {
+  /** For tests: a decode step well under a millisecond. */
+  tiny: {
+    ...base,
+    vocabSize: 512,
+    hiddenSize: 64,
+    numLayers: 4,
+    numHeads: 4,
+    numKvHeads: 2,
+    intermediateSize: 176,
+    draftLayers: 1,
+    residualScale: 0.05,
+    logitStd: 4,
+    maxContext: 512,
+  },
+  /** Target ~200 MB fp32, memory-bandwidth bound per step; 1-layer draft. */
+  bench: {
+    ...base,
+    vocabSize: 4096,
+    hiddenSize: 512,
+    numLayers: 16,
+    numHeads: 8,
+    numKvHeads: 2,
+    intermediateSize: 1408,
+    draftLayers: 1,
+    residualScale: 0.005,
+    logitStd: 4,
+    maxContext: 2048,
+  },
+};
+
+export function isPresetName(s: string): s is PresetName {
+  return Object.hasOwn(PRESETS, s);
+}
