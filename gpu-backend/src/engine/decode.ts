@@ -1,0 +1,52 @@
+import type { DecodeEvent, DecodeRequest, StepStats } from './types.ts';
+import { propose } from './propose.ts';
+import { RequestState, type DecodeModels } from './request.ts';
+import { score } from './score.ts';
+import { RULES } from './verify/index.ts';
+
+/**
+ * THE decode loop. Each step: draft K tokens → ONE target forward over [pending, d1..dK] →
+ * verify (the mode's rule) → commit the accepted prefix plus the target's token → roll both
+ * caches back to the accepted sequence. `target` mode is the same loop with K = 0.
+ * No I/O here: the caller consumes events. Per-request state is released however the loop ends.
+ */
+export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: AbortSignal): AsyncGenerator<DecodeEvent> {
+  const r = new RequestState(m, req);
+  const rule = req.mode === 'target' ? null : RULES[req.mode];
+  try {
+    yield { type: 'prefill', promptTokens: req.promptIds.length, ms: await r.prefill() };
+    for (let step = 0; !r.out.finished; step++) {
+      const k = r.draftLength();
+      if (signal?.aborted || k < 0) {
+        const rest = r.out.end(k < 0 ? 'length' : 'cancelled');
+        if (rest.text) yield { type: 'step', step, ...rest, stats: idle() };
+        break;
+      }
+      let t = performance.now();
+      const drafts = k > 0 ? await propose(m.draft, r.draftCache!, r.draftFeed(), k, r.draftRows, r.greedy, r.rng) : [];
+      const draftMs = performance.now() - t;
+
+      t = performance.now();
+      const { judgeScores, judgeMs } = await score(m.target, r.targetCache, r.pending, drafts, r.targetRows, m.judge);
+      const verdict = rule && k > 0 ? rule(r.verifyInput(drafts, judgeScores)) : r.plainStep();
+      const verifyMs = performance.now() - t - judgeMs;
+
+      t = performance.now();
+      const chunk = r.advance(drafts, verdict);
+      const rollbackMs = performance.now() - t;
+
+      const committed = r.out.commit(chunk, verdict.provenance);
+      const judgeAccepted = verdict.provenance.filter((p) => p === 'judge').length;
+      const stats: StepStats = { draftMs, verifyMs, judgeMs, rollbackMs, drafted: k, accepted: verdict.accepted, judgeAccepted };
+      r.totals.step(stats, committed.tokens.length);
+      yield { type: 'step', step, ...committed, stats };
+    }
+    yield { type: 'done', finishReason: r.out.finishReason!, tokens: [...r.out.tokens], text: r.out.text, stats: r.totals.finish() };
+  } finally {
+    r.release();
+  }
+}
+
+function idle(): StepStats {
+  return { draftMs: 0, verifyMs: 0, judgeMs: 0, rollbackMs: 0, drafted: 0, accepted: 0, judgeAccepted: 0 };
+}

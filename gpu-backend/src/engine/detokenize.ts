@@ -1,0 +1,35 @@
+/**
+ * Token ids -> text, one token at a time, never splitting a UTF-8 character: a byte-level token
+ * that ends mid-character decodes to U+FFFD, so its text waits until the character completes.
+ * Decodes a short window [prefix, end) rather than everything so far (the offsets scheme of
+ * Hugging Face TGI), so a long generation costs O(n), and decoders that strip a leading space
+ * at the start of a sequence still get their context.
+ */
+export class IncrementalDetokenizer {
+  private readonly ids: number[] = [];
+  private prefix = 0;
+  private read = 0;
+
+  constructor(private readonly tokenizer: { decode(ids: number[]): string }) {}
+
+  /** Append one token; returns the text that became final (possibly ''). */
+  push(id: number): string {
+    this.ids.push(id);
+    const before = this.tokenizer.decode(this.ids.slice(this.prefix, this.read));
+    const after = this.tokenizer.decode(this.ids.slice(this.prefix));
+    if (after.length > before.length && !after.endsWith('\uFFFD')) {
+      this.prefix = this.read;
+      this.read = this.ids.length;
+      return after.slice(before.length);
+    }
+    return '';
+  }
+
+  /** The text still held back (an incomplete character decodes to U+FFFD). */
+  flush(): string {
+    const before = this.tokenizer.decode(this.ids.slice(this.prefix, this.read));
+    const after = this.tokenizer.decode(this.ids.slice(this.prefix));
+    this.prefix = this.read = this.ids.length;
+    return after.length > before.length ? after.slice(before.length) : '';
+  }
+}

@@ -1,0 +1,113 @@
+import { MAX_K, MODES, type Mode } from '@verdict/protocol';
+import type { JudgeHead } from '../bundle/judge-head.ts';
+import type { LoadedBundle } from '../bundle/types.ts';
+import { decode } from './decode.ts';
+import { EngineError } from './errors.ts';
+import type { DecodeModels } from './request.ts';
+import type { JudgeSource } from './score.ts';
+import { DecoderSession, type SessionOptions } from './session.ts';
+import type { DecodeEvent, DecodeRequest } from './types.ts';
+
+export interface EngineOptions extends SessionOptions {
+  /**
+   * A judge head to use instead of the bundle's (tests, judge evaluation). It is applied to the
+   * target's `hidden_states` output, even when the bundle folds its own head into the graph.
+   */
+  judge?: Pick<JudgeHead, 'weights' | 'bias' | 'threshold'>;
+}
+
+export interface Engine {
+  readonly bundle: LoadedBundle;
+  /** Which modes this bundle can serve (judge needs a head and the hidden states or folded scores). */
+  readonly modes: readonly Mode[];
+  /** Validates the request synchronously (throws {@link EngineError}), then decodes lazily. */
+  decode(req: DecodeRequest, signal?: AbortSignal): AsyncGenerator<DecodeEvent>;
+  dispose(): Promise<void>;
+}
+
+/** Load the bundle's draft and target into ONNX Runtime sessions and serve decodes on them. */
+export async function createEngine(bundle: LoadedBundle, opts: EngineOptions = {}): Promise<Engine> {
+  const { manifest } = bundle;
+  const target = await DecoderSession.load(bundle.targetPath, manifest.target, manifest.max_context, opts);
+  const draft = await DecoderSession.load(bundle.draftPath, manifest.draft, manifest.max_context, opts);
+  const judge = judgeSource(bundle, opts);
+  const models: DecodeModels = {
+    target,
+    draft,
+    tokenizer: bundle.tokenizer,
+    eos: new Set(manifest.eos_token_ids),
+    judge: judge.source,
+    judgeThreshold: judge.threshold,
+    maxContext: manifest.max_context,
+  };
+  const modes = MODES.filter((m) => m !== 'judge' || judge.source.kind !== 'none');
+  return {
+    bundle,
+    modes,
+    decode(req, signal) {
+      validateRequest(req, models, judge.unavailable);
+      return decode(models, req, signal);
+    },
+    async dispose() {
+      await target.dispose();
+      await draft.dispose();
+    },
+  };
+}
+
+/** Where judge scores come from for this bundle, or why judge mode is unavailable. */
+function judgeSource(bundle: LoadedBundle, opts: EngineOptions): { source: JudgeSource; threshold: number; unavailable: string } {
+  const spec = bundle.manifest.target;
+  const none = (why: string) => ({ source: { kind: 'none' } as const, threshold: 0.5, unavailable: why });
+  const head = opts.judge ?? (spec.has_judge_logits ? undefined : bundle.judge);
+  if (!head && spec.has_judge_logits) return { source: { kind: 'folded' }, threshold: bundle.judge?.threshold ?? 0.5, unavailable: '' };
+  if (!head) return none(`bundle '${bundle.manifest.name}' has no judge head (judge.json)`);
+  if (head.weights.length !== spec.hidden_size) {
+    throw new EngineError(`judge head has ${head.weights.length} weights but the target's hidden_size is ${spec.hidden_size}`, 'unsupported');
+  }
+  if (!spec.has_hidden_states) {
+    return none(`the target ${bundle.manifest.target.file} has no hidden_states output, which the judge head reads`);
+  }
+  return { source: { kind: 'hidden', head: { weights: Float32Array.from(head.weights), bias: head.bias } }, threshold: head.threshold, unavailable: '' };
+}
+
+/** Every field checked, with the field and the value in the message. */
+export function validateRequest(req: DecodeRequest, m: Pick<DecodeModels, 'target' | 'maxContext'>, judgeUnavailable = ''): void {
+  const bad = (msg: string) => {
+    throw new EngineError(msg);
+  };
+  if (!(MODES as readonly string[]).includes(req.mode)) bad(`unknown mode ${JSON.stringify(req.mode)}; expected one of ${MODES.join(', ')}`);
+  if (req.mode === 'judge' && judgeUnavailable) bad(`judge mode is unavailable: ${judgeUnavailable}`);
+  const V = m.target.spec.vocab_size;
+  if (!Array.isArray(req.promptIds) || req.promptIds.length === 0) bad('the prompt is empty: at least one token is needed');
+  for (const id of req.promptIds) if (!Number.isInteger(id) || id < 0 || id >= V) bad(`prompt token id ${id} is outside the vocabulary [0, ${V})`);
+  if (req.promptIds.length >= m.maxContext) bad(`the prompt has ${req.promptIds.length} tokens, which leaves no room in the model's context of ${m.maxContext}`);
+  if (req.mode !== 'target' && (!Number.isInteger(req.k) || req.k < 1 || req.k > MAX_K)) bad(`k must be an integer in [1, ${MAX_K}], got ${req.k}`);
+  if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) bad(`max_tokens must be a positive integer, got ${req.maxTokens}`);
+  if (!(req.temperature >= 0) || !Number.isFinite(req.temperature)) bad(`temperature must be a finite number >= 0, got ${req.temperature}`);
+  if (!(req.topP > 0 && req.topP <= 1)) bad(`top_p must be in (0, 1], got ${req.topP}`);
+  if (!Number.isInteger(req.topK) || req.topK < 0) bad(`top_k must be an integer >= 0, got ${req.topK}`);
+  if (!Number.isSafeInteger(req.seed) || req.seed < 0) bad(`seed must be a non-negative integer, got ${req.seed}`);
+  if (req.threshold !== undefined && !(req.threshold >= 0 && req.threshold <= 1)) bad(`threshold must be in [0, 1], got ${req.threshold}`);
+  if (!(req.klThreshold >= 0)) bad(`kl_threshold must be >= 0, got ${req.klThreshold}`);
+  if (!(req.klConfidence >= 0 && req.klConfidence <= 1)) bad(`kl_confidence must be in [0, 1], got ${req.klConfidence}`);
+  if (!Array.isArray(req.stop) || req.stop.some((s) => typeof s !== 'string' || s.length === 0)) bad('stop must be a list of non-empty strings');
+}
+
+/** Defaults for the optional knobs, for callers (CLI, bench) that build requests by hand. */
+export function defaultRequest(promptIds: number[], over: Partial<DecodeRequest> = {}): DecodeRequest {
+  return {
+    promptIds,
+    maxTokens: 64,
+    mode: 'exact',
+    k: 4,
+    klThreshold: 0.5,
+    klConfidence: 0.9,
+    temperature: 0,
+    topP: 1,
+    topK: 0,
+    seed: 0,
+    stop: [],
+    ...over,
+  };
+}

@@ -1,0 +1,63 @@
+import type { DistRow } from './dist.ts';
+import type { KvCache } from './kv-cache.ts';
+import type { DecoderSession } from './session.ts';
+
+/** A linear judge head ready for the hot path. */
+export interface JudgeWeights {
+  weights: Float32Array;
+  bias: number;
+}
+
+/** How the judge scores are obtained: folded into the graph, or computed here from hidden states. */
+export type JudgeSource = { kind: 'folded' } | { kind: 'hidden'; head: JudgeWeights } | { kind: 'none' };
+
+export interface Scored {
+  /** sigmoid scores of d1..dK, in judge mode. */
+  judgeScores?: Float32Array;
+  /** Time spent turning model outputs into judge scores. */
+  judgeMs: number;
+}
+
+/**
+ * ONE target forward over [pending, d1..dK]. rows[i] (i = 0..K) is left on the distribution that
+ * predicts d_{i+1} (rows[K]: the bonus token). The judge reads the output at the position whose
+ * INPUT is d_i, i.e. index i, for i = 1..K.
+ */
+export async function score(
+  target: DecoderSession,
+  cache: KvCache,
+  pending: number,
+  drafts: number[],
+  rows: DistRow[],
+  judge: JudgeSource,
+): Promise<Scored> {
+  const K = drafts.length;
+  const out = await target.forward(cache, [pending, ...drafts], {
+    hidden: judge.kind === 'hidden' && K > 0,
+    judge: judge.kind === 'folded' && K > 0,
+  });
+  const V = target.spec.vocab_size;
+  for (let i = 0; i <= K; i++) rows[i].set(out.logits.subarray(i * V, (i + 1) * V));
+  if (judge.kind === 'none' || K === 0) return { judgeMs: 0 };
+
+  const t0 = performance.now();
+  const scores = new Float32Array(K);
+  if (judge.kind === 'folded') {
+    for (let i = 1; i <= K; i++) scores[i - 1] = sigmoid(out.judgeLogits![i]);
+  } else {
+    const { weights, bias } = judge.head;
+    const d = weights.length;
+    const h = out.hidden!;
+    for (let i = 1; i <= K; i++) {
+      let z = bias;
+      const base = i * d;
+      for (let j = 0; j < d; j++) z += weights[j] * h[base + j];
+      scores[i - 1] = sigmoid(z);
+    }
+  }
+  return { judgeScores: scores, judgeMs: performance.now() - t0 };
+}
+
+export function sigmoid(z: number): number {
+  return 1 / (1 + Math.exp(-z));
+}

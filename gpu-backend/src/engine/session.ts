@@ -1,0 +1,130 @@
+import * as ort from 'onnxruntime-node';
+import type { DecoderSpec } from '../bundle/manifest.ts';
+import { EngineError } from './errors.ts';
+import { KvCache } from './kv-cache.ts';
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'cuda', 'webgpu'];
+
+export interface SessionOptions {
+  /** In order of preference; ORT falls back along the list. Default ['cpu']. */
+  executionProviders?: ExecutionProvider[];
+  /** ORT intra-op threads; 0 or unset = ORT's default (one per core). */
+  intraOpThreads?: number;
+  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** What one forward pass returns: row-major views into the ORT outputs. */
+export interface ForwardResult {
+  /** [S, V] */
+  logits: Float32Array;
+  /** [S, hidden_size], when asked for. */
+  hidden?: Float32Array;
+  /** [S], raw judge logits (before the sigmoid), when asked for. */
+  judgeLogits?: Float32Array;
+}
+
+/**
+ * One ONNX decoder with Hugging Face Optimum `text-generation-with-past` I/O, loaded once and shared
+ * by every request; each request brings its own {@link KvCache}. Batch size is 1.
+ */
+export class DecoderSession {
+  private readonly ones: BigInt64Array;
+  private readonly hasPositionIds: boolean;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly spec: DecoderSpec,
+    readonly path: string,
+    maxContext: number,
+  ) {
+    this.ones = new BigInt64Array(maxContext).fill(1n);
+    this.hasPositionIds = session.inputNames.includes('position_ids');
+  }
+
+  static async load(path: string, spec: DecoderSpec, maxContext: number, opts: SessionOptions = {}): Promise<DecoderSession> {
+    const eps = opts.executionProviders ?? ['cpu'];
+    for (const ep of eps) {
+      if (!EXECUTION_PROVIDERS.includes(ep)) throw new EngineError(`unknown execution provider ${JSON.stringify(ep)}; expected one of ${EXECUTION_PROVIDERS.join(', ')}`, 'unsupported');
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(path, {
+        executionProviders: eps,
+        intraOpNumThreads: opts.intraOpThreads || undefined,
+        graphOptimizationLevel: opts.graphOptimization ?? 'all',
+      });
+    } catch (err) {
+      throw new EngineError(`cannot load ${path} with execution providers [${eps.join(', ')}]: ${(err as Error).message}`, 'unsupported');
+    }
+    checkIo(session, spec, path);
+    return new DecoderSession(session, spec, path, maxContext);
+  }
+
+  newCache(): KvCache {
+    return new KvCache(this.spec.num_layers, this.spec.num_kv_heads, this.spec.head_dim);
+  }
+
+  /**
+   * Run the decoder over `tokens` (appended after the cache's positions) and adopt the new KV.
+   * Only the outputs asked for are fetched (hidden states cost a copy out of the runtime).
+   */
+  async forward(cache: KvCache, tokens: readonly number[], want: { hidden?: boolean; judge?: boolean } = {}): Promise<ForwardResult> {
+    const S = tokens.length;
+    const P = cache.length;
+    if (S === 0) throw new Error('forward needs at least one token');
+    if (P + S > this.ones.length) throw new EngineError(`context of ${P + S} tokens exceeds the bundle's max_context ${this.ones.length}`);
+    const ids = new BigInt64Array(S);
+    for (let i = 0; i < S; i++) ids[i] = BigInt(tokens[i]);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', ids, [1, S]),
+      attention_mask: new ort.Tensor('int64', this.ones.subarray(0, P + S), [1, P + S]),
+    };
+    if (this.hasPositionIds) {
+      const pos = new BigInt64Array(S);
+      for (let i = 0; i < S; i++) pos[i] = BigInt(P + i);
+      feeds.position_ids = new ort.Tensor('int64', pos, [1, S]);
+    }
+    cache.feed(feeds);
+    const fetches = ['logits'];
+    for (let i = 0; i < this.spec.num_layers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
+    if (want.hidden) fetches.push('hidden_states');
+    if (want.judge) fetches.push('judge_logits');
+    const out = await this.session.run(feeds, fetches);
+    cache.adopt(out, P + S);
+    return {
+      logits: (out.logits as ort.Tensor).data as Float32Array,
+      hidden: want.hidden ? ((out.hidden_states as ort.Tensor).data as Float32Array) : undefined,
+      judgeLogits: want.judge ? ((out.judge_logits as ort.Tensor).data as Float32Array) : undefined,
+    };
+  }
+
+  hasOutput(name: string): boolean {
+    return this.session.outputNames.includes(name);
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** The graph must have the Optimum I/O that bundle.json promises; say exactly what is missing. */
+function checkIo(session: ort.InferenceSession, spec: DecoderSpec, path: string): void {
+  const need = (names: readonly string[], name: string, kind: string) => {
+    if (!names.includes(name)) throw new EngineError(`${path}: the decoder has no ${kind} '${name}' (bundle.json says num_layers=${spec.num_layers})`, 'unsupported');
+  };
+  need(session.inputNames, 'input_ids', 'input');
+  need(session.inputNames, 'attention_mask', 'input');
+  need(session.outputNames, 'logits', 'output');
+  for (let i = 0; i < spec.num_layers; i++) {
+    for (const kv of ['key', 'value']) {
+      need(session.inputNames, `past_key_values.${i}.${kv}`, 'input');
+      need(session.outputNames, `present.${i}.${kv}`, 'output');
+    }
+  }
+  if (session.inputNames.includes(`past_key_values.${spec.num_layers}.key`)) {
+    throw new EngineError(`${path}: the decoder has more layers than bundle.json's num_layers=${spec.num_layers}`, 'unsupported');
+  }
+  if (spec.has_hidden_states) need(session.outputNames, 'hidden_states', 'output');
+  if (spec.has_judge_logits) need(session.outputNames, 'judge_logits', 'output');
+}
