@@ -1,4 +1,4 @@
-import type { DecodeEvent, DecodeRequest } from '../engine/types.ts';
+import type { DecodeEvent, DecodeRequest, Mode } from '../engine/types.ts';
 
 /** What a worker thread is started with (structured-cloned into `workerData`). */
 export interface WorkerInit {
@@ -20,8 +20,10 @@ export type ToWorker =
 
 /** Worker -> HTTP thread. Every `decode` gets exactly one `end` or `error`, after its events. */
 export type FromWorker =
-  | { type: 'ready' }
+  /** `modes`: what this engine can serve (judge needs a head the target's outputs can feed). */
+  | { type: 'ready'; modes: Mode[] }
   | { type: 'fatal'; message: string }
   | { type: 'event'; id: number; event: DecodeEvent }
   | { type: 'end'; id: number }
-  | { type: 'error'; id: number; message: string };
+  /** `invalid_request`: the engine refused the request (a 400); anything else is a 500. */
+  | { type: 'error'; id: number; message: string; code: string };

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import { ApiError } from '@verdict/protocol';
-import type { DecodeEvent, DecodeRequest } from '../engine/types.ts';
+import { ApiError, MODES } from '@verdict/protocol';
+import type { DecodeEvent, DecodeRequest, Mode } from '../engine/types.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
 /** Receives one decode's events; exactly one of `onEnd` / `onError` is called, last. */
@@ -40,6 +40,8 @@ export class WorkerPool {
   private closing = false;
   /** Count of worker replacements, for tests and logs. */
   restarts = 0;
+  /** The modes every worker's engine can serve (set once the workers are ready). */
+  modes: Mode[] = [...MODES];
 
   constructor(
     private readonly init: WorkerInit,
@@ -115,6 +117,7 @@ export class WorkerPool {
         if (m.type === 'ready') {
           slot.ready = true;
           settled = true;
+          this.modes = this.modes.filter((mode) => m.modes.includes(mode));
           for (const p of slot.pending.splice(0)) this.send(slot, p);
           this.log('info', 'inference worker ready', { worker: index });
           resolve();
@@ -154,8 +157,9 @@ export class WorkerPool {
     this.jobs.delete(m.id);
     job.slot.jobs.delete(m.id);
     if (m.type === 'end') job.sink.onEnd();
+    else if (m.code === 'invalid_request') job.sink.onError(new ApiError(400, m.message, 'invalid_request_error', null, 'invalid_value'));
     else {
-      this.log('error', 'decode failed', { worker: job.slot.index, error: m.message });
+      this.log('error', 'decode failed', { worker: job.slot.index, error: m.message, code: m.code });
       job.sink.onError(new ApiError(500, 'generation failed inside the engine', 'server_error', null, 'engine_error'));
     }
   }

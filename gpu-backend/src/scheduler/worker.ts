@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { DecodeEvent, DecodeRequest } from '../engine/types.ts';
+import { MODES } from '@verdict/protocol';
+import type { DecodeEvent, DecodeRequest, Mode } from '../engine/types.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
 /**
@@ -8,6 +9,7 @@ import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
  * yields between steps), since `session.run` blocks this thread for the length of one forward.
  */
 interface Engine {
+  readonly modes?: readonly Mode[];
   decode(req: DecodeRequest, signal?: AbortSignal): AsyncGenerator<DecodeEvent>;
   dispose(): void | Promise<void>;
 }
@@ -20,10 +22,10 @@ const running = new Map<number, AbortController>();
 async function start(): Promise<Engine> {
   const { loadBundle } = (await import(init.bundleModule)) as { loadBundle(dir: string): Promise<unknown> };
   const { createEngine } = (await import(init.engineModule)) as {
-    createEngine(bundle: unknown, opts: { providers: string[]; intraOpThreads: number }): Engine | Promise<Engine>;
+    createEngine(bundle: unknown, opts: { executionProviders: string[]; intraOpThreads: number }): Engine | Promise<Engine>;
   };
   const bundle = await loadBundle(init.bundleDir);
-  return await createEngine(bundle, { providers: init.providers, intraOpThreads: init.intraOpThreads });
+  return await createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads });
 }
 
 async function run(engine: Engine, id: number, req: DecodeRequest): Promise<void> {
@@ -37,7 +39,10 @@ async function run(engine: Engine, id: number, req: DecodeRequest): Promise<void
     post({ type: 'end', id });
   } catch (err) {
     if (ctl.signal.aborted) post({ type: 'end', id });
-    else post({ type: 'error', id, message: err instanceof Error ? err.message : String(err) });
+    else {
+      const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'runtime';
+      post({ type: 'error', id, message: err instanceof Error ? err.message : String(err), code });
+    }
   } finally {
     running.delete(id);
   }
@@ -53,7 +58,7 @@ try {
       void Promise.resolve(engine.dispose()).finally(() => port.close());
     }
   });
-  post({ type: 'ready' });
+  post({ type: 'ready', modes: [...(engine.modes ?? MODES)] });
 } catch (err) {
   post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
   port.close();

@@ -58,7 +58,7 @@ export function createApp(state: ServerState): Hono<Env> {
         if (err instanceof ApiError) throw err;
         throw new ApiError(400, 'the request body is not valid JSON', 'invalid_request_error', null, 'invalid_json');
       }
-      const req = resolveRequest(kind, body, state.bundle, state.config);
+      const req = resolveRequest(kind, body, state.bundle, availableModes(state.bundle, state.pool?.modes), state.config);
       const run = startRun(state, c.get('record'), req);
       return req.stream ? respondStream(run, c.req.raw.signal) : respondJson(run, c.req.raw.signal);
     };
@@ -70,7 +70,7 @@ export function createApp(state: ServerState): Hono<Env> {
     const b = state.bundle;
     return c.json({
       object: 'list',
-      data: [{ id: b.manifest.name, object: 'model', created: 0, owned_by: 'verdict', x_verdict: { fingerprint: b.manifest.target.sha256, modes: availableModes(b) } }],
+      data: [{ id: b.manifest.name, object: 'model', created: 0, owned_by: 'verdict', x_verdict: { fingerprint: b.manifest.target.sha256, modes: availableModes(b, state.pool?.modes) } }],
     });
   });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -27,18 +27,21 @@ export interface ResolvedRequest {
   user?: string;
 }
 
-/** The modes this bundle can serve: `judge` needs a judge head. */
-export function availableModes(bundle: LoadedBundle): Mode[] {
+/**
+ * The modes this bundle can serve: `judge` needs a judge head. `engineModes` (what the workers'
+ * engines reported) narrows it further, e.g. a head without a hidden_states output.
+ */
+export function availableModes(bundle: LoadedBundle, engineModes: readonly Mode[] = MODES): Mode[] {
   const hasJudge = bundle.judge != null || bundle.manifest.target.has_judge_logits;
-  return MODES.filter((m) => m !== 'judge' || hasJudge);
+  return MODES.filter((m) => (m !== 'judge' || hasJudge) && engineModes.includes(m));
 }
 
-export function defaultMode(bundle: LoadedBundle, config: ServeConfig): Mode {
-  return config.defaultMode ?? (availableModes(bundle).includes('judge') ? 'judge' : 'exact');
+export function defaultMode(modes: readonly Mode[], config: ServeConfig): Mode {
+  return config.defaultMode ?? (modes.includes('judge') ? 'judge' : 'exact');
 }
 
 /** Validation (400), model lookup (404), chat template, tokenization and the context-length check. */
-export function resolveRequest(kind: RouteKind, body: unknown, bundle: LoadedBundle, config: ServeConfig): ResolvedRequest {
+export function resolveRequest(kind: RouteKind, body: unknown, bundle: LoadedBundle, modes: readonly Mode[], config: ServeConfig): ResolvedRequest {
   const parsed = (kind === 'chat' ? ChatCompletionRequestSchema : CompletionRequestSchema).safeParse(body);
   if (!parsed.success) throw fromZodError(parsed.error);
   const r = parsed.data;
@@ -48,9 +51,9 @@ export function resolveRequest(kind: RouteKind, body: unknown, bundle: LoadedBun
   }
 
   const spec = r.speculative ?? {};
-  const mode = spec.mode ?? defaultMode(bundle, config);
-  if (!availableModes(bundle).includes(mode)) {
-    throw new ApiError(400, `mode '${mode}' is not available: the bundle '${modelId}' has no judge head`, 'invalid_request_error', 'speculative.mode', 'mode_unavailable');
+  const mode = spec.mode ?? defaultMode(modes, config);
+  if (!modes.includes(mode)) {
+    throw new ApiError(400, `mode '${mode}' is not available for '${modelId}' (it has no usable judge head); available: ${modes.join(', ')}`, 'invalid_request_error', 'speculative.mode', 'mode_unavailable');
   }
 
   let text: string;
