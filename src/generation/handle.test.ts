@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { parseServerTiming } from '@verdict/protocol';
+import { chat, harness, KEY_B } from '../../test/worker/harness.ts';
+import { sseEvents } from '../../test/worker/fake-backend.ts';
+
+describe('generation: validation and passthrough', () => {
+  it('refuses a malformed body at the edge with the protocol error, never calling a backend', async () => {
+    const g = await harness({ 'a.test': {} });
+    const res = await g.request('/v1/chat/completions', { method: 'POST', json: { model: 'tiny', messages: [] } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { param: string; type: string } };
+    expect(body.error).toMatchObject({ param: 'messages', type: 'invalid_request_error' });
+    const notJson = await g.request('/v1/chat/completions', { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
+    expect(g.backends.calls).toHaveLength(0);
+  });
+
+  it('streams SSE unbuffered-safe headers, keeps backend Server-Timing and adds the gateway figures to the final chunk', async () => {
+    const g = await harness({ 'a.test': {} });
+    const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true, temperature: 0.7 }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(res.headers.get('content-encoding')).toBe('identity');
+    expect(res.headers.get('x-cache')).toBe('BYPASS');
+    expect(res.headers.get('timing-allow-origin')).toBe('*');
+    expect(res.headers.get('x-request-id')).toMatch(/^req-a\.test-/);
+    const names = parseServerTiming(res.headers.get('server-timing')).map((e) => e.name);
+    expect(names).toEqual(['queue', 'prefill', 'decode', 'edge', 'upstream', 'cache']);
+    const events = await sseEvents(res);
+    expect(events.at(-1)).toBe('[DONE]');
+    const final = JSON.parse(events.at(-2)!) as { timings: Record<string, unknown> };
+    expect(final.timings).toMatchObject({ total_ms: 10, cache: 'bypass' });
+    expect(typeof final.timings.edge_ms).toBe('number');
+    expect(typeof final.timings.upstream_ms).toBe('number');
+    const text = events.slice(0, -1).map((e) => (JSON.parse(e) as { choices: { delta: { content?: string } }[] }).choices[0].delta.content ?? '').join('');
+    expect(text).toBe('Hello world!');
+    // the forwarded body is the validated request, not the raw one
+    expect(g.backends.generations()[0].body).toMatchObject({ model: 'tiny', stream: true });
+  });
+
+  it('passes a backend 4xx through in OpenAI shape and never caches it', async () => {
+    const g = await harness({ 'a.test': {} });
+    const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ model: 'other' }) });
+    // 'other' is not served by any configured backend: refused at the edge
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('model_not_found');
+  });
+
+  it('answers unknown routes with a 404 in OpenAI shape', async () => {
+    const g = await harness({ 'a.test': {} });
+    const res = await g.request('/v1/embeddings', { method: 'POST', json: {} });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('not_found_error');
+  });
+});
+
+describe('generation: edge cache', () => {
+  it('caches a complete streamed temperature-0 answer and replays the same chunks as SSE on a hit', async () => {
+    const g = await harness({ 'a.test': {} });
+    const first = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    const firstEvents = await sseEvents(first);
+    await first.settled();
+    const second = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+    expect(second.headers.get('x-cache')).toBe('HIT');
+    expect(second.headers.get('content-type')).toContain('text/event-stream');
+    expect(parseServerTiming(second.headers.get('server-timing')).find((e) => e.name === 'cache')?.desc).toBe('hit');
+    const secondEvents = await sseEvents(second);
+    expect(g.backends.generations()).toHaveLength(1);
+    const strip = (events: string[]) => events.map((e) => (e.includes('"timings"') ? JSON.parse(e).choices : e));
+    expect(strip(secondEvents)).toEqual(strip(firstEvents));
+    expect(JSON.parse(secondEvents.at(-2)!).timings.cache).toBe('hit');
+  });
+
+  it('caches a non-streamed answer and returns JSON on a hit; seed makes sampling cacheable', async () => {
+    const g = await harness({ 'a.test': {} });
+    const req = chat({ temperature: 0.8, seed: 7 });
+    const first = await g.request('/v1/chat/completions', { method: 'POST', json: req });
+    const a = (await first.json()) as { choices: unknown; timings: { cache: string } };
+    expect(a.timings.cache).toBe('miss');
+    await first.settled();
+    const second = await g.request('/v1/chat/completions', { method: 'POST', json: req });
+    expect(second.headers.get('x-cache')).toBe('HIT');
+    const b = (await second.json()) as { choices: unknown; timings: { cache: string } };
+    expect(b.choices).toEqual(a.choices);
+    expect(b.timings.cache).toBe('hit');
+    expect(g.backends.generations()).toHaveLength(1);
+  });
+
+  it('never caches sampling without a seed', async () => {
+    const g = await harness({ 'a.test': {} });
+    for (let i = 0; i < 2; i++) {
+      const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ temperature: 1 }) });
+      expect(res.headers.get('x-cache')).toBe('BYPASS');
+      await res.text();
+      await res.settled();
+    }
+    expect(g.backends.generations()).toHaveLength(2);
+  });
+
+  it('scopes cached answers to the API key, but shares them on public demo routes', async () => {
+    const g = await harness({ 'a.test': {} }, { PUBLIC_ROUTES: '/demo/v1/chat/completions' });
+    const a = await g.request('/v1/chat/completions', { method: 'POST', json: chat() });
+    await a.text();
+    await a.settled();
+    const b = await g.request('/v1/chat/completions', { method: 'POST', key: KEY_B, json: chat() });
+    expect(b.headers.get('x-cache')).toBe('MISS');
+    await b.text();
+    await b.settled();
+    const anon = await g.request('/demo/v1/chat/completions', { method: 'POST', key: null, json: chat() });
+    await anon.text();
+    await anon.settled();
+    const withKey = await g.request('/demo/v1/chat/completions', { method: 'POST', json: chat() });
+    expect(withKey.headers.get('x-cache')).toBe('HIT');
+    await withKey.text();
+    expect(g.backends.generations()).toHaveLength(3);
+  });
+
+  it('honours Cache-Control: no-store (bypass) and no-cache (regenerate, then store)', async () => {
+    const g = await harness({ 'a.test': {} });
+    const seed = await g.request('/v1/chat/completions', { method: 'POST', json: chat() });
+    await seed.text();
+    await seed.settled();
+    const noStore = await g.request('/v1/chat/completions', { method: 'POST', json: chat(), headers: { 'cache-control': 'no-store' } });
+    expect(noStore.headers.get('x-cache')).toBe('BYPASS');
+    await noStore.text();
+    const noCache = await g.request('/v1/chat/completions', { method: 'POST', json: chat(), headers: { 'cache-control': 'no-cache' } });
+    expect(noCache.headers.get('x-cache')).toBe('MISS');
+    await noCache.text();
+    await noCache.settled();
+    expect(g.backends.generations()).toHaveLength(3);
+  });
+
+  it('uses the per-route TTL: 0 disables caching on that route', async () => {
+    const g = await harness({ 'a.test': {} }, { CACHE_TTLS: '{"default":60,"/v1/completions":0}' });
+    const res = await g.request('/v1/completions', { method: 'POST', json: { model: 'tiny', prompt: 'x', temperature: 0 } });
+    expect(res.headers.get('x-cache')).toBe('BYPASS');
+  });
+
+  it('keys on the model fingerprint: a redeployed model is a miss', async () => {
+    const hosts = { 'a.test': { fingerprint: `fp-old-${crypto.randomUUID()}` } };
+    const g = await harness(hosts);
+    const a = await g.request('/v1/chat/completions', { method: 'POST', json: chat() });
+    await a.text();
+    await a.settled();
+    const g2 = await harness({ 'a.test': { fingerprint: `fp-new-${crypto.randomUUID()}` } });
+    const b = await g2.request('/v1/chat/completions', { method: 'POST', json: chat() });
+    expect(b.headers.get('x-cache')).toBe('MISS');
+  });
+
+  it('does not cache a stream that ended with an error or was truncated, and tells the client', async () => {
+    for (const how of ['error-event', 'truncate'] as const) {
+      const g = await harness({ 'a.test': { breakAfter: { chunks: 1, how } } });
+      const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+      const events = await sseEvents(res);
+      expect(JSON.parse(events.at(-1)!).error).toBeTruthy();
+      expect(events).not.toContain('[DONE]');
+      await res.settled();
+      const again = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+      expect(again.headers.get('x-cache')).toBe('MISS');
+      await again.text();
+    }
+  });
+});
