@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../src/server/start.ts';
+import { postJson, start, tinyJudgeBundle } from './server-helpers.ts';
+
+// Bad requests get the right 4xx in OpenAI's error shape, and the server keeps serving.
+let server: RunningServer;
+let cleanup: () => Promise<void>;
+const MODEL = 'synth-tiny';
+const chat = (over: Record<string, unknown>) => ({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, ...over });
+
+beforeAll(async () => {
+  const b = await tinyJudgeBundle();
+  cleanup = b.cleanup;
+  server = await start({ bundle: b.dir, maxBodyBytes: 4096 });
+});
+afterAll(async () => {
+  await server?.close();
+  await cleanup?.();
+});
+
+async function expectError(res: Response, status: number, param: string | null, code?: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/application\/json/);
+  const body = await res.json();
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(typeof body.error.message).toBe('string');
+  expect(body.error.message.length).toBeGreaterThan(0);
+  expect(typeof body.error.type).toBe('string');
+  expect(body.error.param).toBe(param);
+  if (code) expect(body.error.code).toBe(code);
+  return body.error as { message: string; type: string };
+}
+
+describe('request errors', () => {
+  const url = () => `${server.url}/v1/chat/completions`;
+
+  it('malformed JSON -> 400', async () => {
+    await expectError(await postJson(url(), '{"model": "synth-tiny", "messages": ['), 400, null, 'invalid_json');
+  });
+
+  it('wrong types -> 400 naming the field', async () => {
+    await expectError(await postJson(url(), chat({ messages: 'hi' })), 400, 'messages');
+    await expectError(await postJson(url(), chat({ temperature: 'hot' })), 400, 'temperature');
+    await expectError(await postJson(url(), chat({ stream: 'yes' })), 400, 'stream');
+    await expectError(await postJson(`${server.url}/v1/completions`, { model: MODEL, prompt: 42 }), 400, 'prompt');
+  });
+
+  it('negative, zero, fractional and huge max_tokens -> 400', async () => {
+    await expectError(await postJson(url(), chat({ max_tokens: -1 })), 400, 'max_tokens');
+    await expectError(await postJson(url(), chat({ max_tokens: 0 })), 400, 'max_tokens');
+    await expectError(await postJson(url(), chat({ max_tokens: 2.5 })), 400, 'max_tokens');
+    await expectError(await postJson(url(), chat({ max_tokens: 1e9 })), 400, 'max_tokens');
+    await expectError(await postJson(url(), chat({ max_completion_tokens: -3 })), 400, 'max_completion_tokens');
+    // Within the protocol's limit but beyond this model's 512-token context.
+    const e = await expectError(await postJson(url(), chat({ max_tokens: 4000 })), 400, 'max_tokens', 'context_length_exceeded');
+    expect(e.message).toMatch(/context of 512/);
+  });
+
+  it('a body over --max-body-bytes -> 413', async () => {
+    const big = chat({ messages: [{ role: 'user', content: 'x'.repeat(10_000) }] });
+    const e = await expectError(await postJson(url(), big), 413, null, 'body_too_large');
+    expect(e.message).toMatch(/4096 bytes/);
+  });
+
+  it('unknown model -> 404', async () => {
+    const e = await expectError(await postJson(url(), chat({ model: 'gpt-4o' })), 404, 'model', 'model_not_found');
+    expect(e.message).toContain('gpt-4o');
+  });
+
+  it('unknown mode, bad k, n != 1 -> 400', async () => {
+    const e = await expectError(await postJson(url(), chat({ speculative: { mode: 'medusa' } })), 400, 'speculative.mode');
+    expect(e.message).toContain('medusa');
+    await expectError(await postJson(url(), chat({ speculative: { k: 0 } })), 400, 'speculative.k');
+    const n = await expectError(await postJson(url(), chat({ n: 2 })), 400, 'n');
+    expect(n.message).toMatch(/n=1/);
+  });
+
+  it('unknown route -> 404 in OpenAI shape', async () => {
+    await expectError(await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{}' }), 404, null, 'unknown_route');
+  });
+
+  it('keeps serving after all of that; unknown fields are ignored', async () => {
+    const res = await postJson(url(), chat({ logit_bias: { '1': 5 }, parallel_tool_calls: false, frequency_penalty: 0, user: 'u1' }));
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.usage.completion_tokens).toBeLessThanOrEqual(4);
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', running: 0, queued: 0 });
+  });
+});
