@@ -15,8 +15,8 @@ export class IncrementalDetokenizer {
   /** Append one token; returns the text that became final (possibly ''). */
   push(id: number): string {
     this.ids.push(id);
-    const before = this.tokenizer.decode(this.ids.slice(this.prefix, this.read));
-    const after = this.tokenizer.decode(this.ids.slice(this.prefix));
+    const before = this.decode(this.prefix, this.read);
+    const after = this.decode(this.prefix, this.ids.length);
     if (after.length > before.length && !after.endsWith('\uFFFD')) {
       this.prefix = this.read;
       this.read = this.ids.length;
@@ -25,10 +25,14 @@ export class IncrementalDetokenizer {
     return '';
   }
 
+  private decode(from: number, to: number): string {
+    return to > from ? this.tokenizer.decode(this.ids.slice(from, to)) : ''; // HF's decode refuses []
+  }
+
   /** The text still held back (an incomplete character decodes to U+FFFD). */
   flush(): string {
-    const before = this.tokenizer.decode(this.ids.slice(this.prefix, this.read));
-    const after = this.tokenizer.decode(this.ids.slice(this.prefix));
+    const before = this.decode(this.prefix, this.read);
+    const after = this.decode(this.prefix, this.ids.length);
     this.prefix = this.read = this.ids.length;
     return after.length > before.length ? after.slice(before.length) : '';
   }

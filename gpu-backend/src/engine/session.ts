@@ -49,11 +49,9 @@ export class DecoderSession {
     }
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(path, {
-        executionProviders: eps,
-        intraOpNumThreads: opts.intraOpThreads || undefined,
-        graphOptimizationLevel: opts.graphOptimization ?? 'all',
-      });
+      const options: ort.InferenceSession.SessionOptions = { executionProviders: eps, graphOptimizationLevel: opts.graphOptimization ?? 'all' };
+      if (opts.intraOpThreads) options.intraOpNumThreads = opts.intraOpThreads; // the binding rejects `undefined`
+      session = await ort.InferenceSession.create(path, options);
     } catch (err) {
       throw new EngineError(`cannot load ${path} with execution providers [${eps.join(', ')}]: ${(err as Error).message}`, 'unsupported');
     }

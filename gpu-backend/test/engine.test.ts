@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argmax } from '../src/engine/sampling.ts';
+import { createEngine, defaultRequest, type Engine } from '../src/engine/engine.ts';
+import { DecoderSession } from '../src/engine/session.ts';
+import type { LoadedBundle } from '../src/bundle/types.ts';
+import { ONE_THREAD, run, tinyBundles, zeroHead } from './engine-fixture.ts';
+
+let good: LoadedBundle;
+let badDraft: LoadedBundle;
+let cleanup: () => Promise<void>;
+let engine: Engine;
+let badEngine: Engine;
+let prompts: number[][];
+
+beforeAll(async () => {
+  ({ good, badDraft, cleanup } = await tinyBundles());
+  engine = await createEngine(good, ONE_THREAD);
+  badEngine = await createEngine(badDraft, ONE_THREAD);
+  prompts = ['hello world', 'the quick brown fox', 'a'].map((t) => good.encodePrompt(t));
+});
+afterAll(async () => {
+  await engine?.dispose();
+  await badEngine?.dispose();
+  await cleanup?.();
+});
+
+describe('target decoding', () => {
+  it('with the KV cache equals full recomputation without a cache, token for token', async () => {
+    const session = await DecoderSession.load(good.targetPath, good.manifest.target, good.manifest.max_context, ONE_THREAD);
+    const V = good.manifest.target.vocab_size;
+    for (const prompt of prompts) {
+      const cached = await run(engine, prompt, { mode: 'target', maxTokens: 24 });
+      const seq = [...prompt];
+      const eos = new Set(good.manifest.eos_token_ids);
+      for (let i = 0; i < 24; i++) {
+        const { logits } = await session.forward(session.newCache(), seq); // fresh cache: the whole sequence each time
+        const next = argmax(logits.subarray(logits.length - V));
+        if (eos.has(next)) break;
+        seq.push(next);
+      }
+      expect(cached.tokens).toEqual(seq.slice(prompt.length));
+    }
+    await session.dispose();
+  });
+});
+
+describe('exact at temperature 0 equals target', () => {
+  for (const k of [1, 4, 8]) {
+    it(`K=${k}, derived draft and a bad (independent) draft`, async () => {
+      for (const prompt of prompts) {
+        const ref = await run(engine, prompt, { mode: 'target', maxTokens: 40 });
+        const spec = await run(engine, prompt, { mode: 'exact', k, maxTokens: 40 });
+        const bad = await run(badEngine, prompt, { mode: 'exact', k, maxTokens: 40 });
+        expect(spec.tokens).toEqual(ref.tokens);
+        expect(bad.tokens).toEqual(ref.tokens);
+        expect(spec.text).toBe(ref.text);
+        // Both drafts are actually exercised: rejections happen, and the derived draft is accepted more often.
+        expect(bad.done.stats.accepted).toBeLessThan(bad.done.stats.drafted);
+        expect(spec.done.stats.accepted).toBeGreaterThanOrEqual(bad.done.stats.accepted);
+      }
+    });
+  }
+  it('the derived draft is accepted often and the bad one rarely (the tests exercise both paths)', async () => {
+    const spec = await run(engine, prompts[1], { mode: 'exact', k: 4, maxTokens: 60 });
+    const bad = await run(badEngine, prompts[1], { mode: 'exact', k: 4, maxTokens: 60 });
+    expect(spec.done.stats.accepted / spec.done.stats.drafted).toBeGreaterThan(0.3);
+    expect(bad.done.stats.accepted / bad.done.stats.drafted).toBeLessThan(spec.done.stats.accepted / spec.done.stats.drafted);
+  });
+});
+
+describe('judge', () => {
+  it('a head that accepts nothing equals exact (greedy and seeded sampling)', async () => {
+    const none = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, -10) });
+    for (const prompt of prompts) {
+      for (const temperature of [0, 0.8]) {
+        const a = await run(none, prompt, { mode: 'judge', k: 4, maxTokens: 30, temperature, seed: 5 });
+        const b = await run(engine, prompt, { mode: 'exact', k: 4, maxTokens: 30, temperature, seed: 5 });
+        expect(a.tokens).toEqual(b.tokens);
+        expect(a.done.stats.judgeAccepted).toBe(0);
+      }
+    }
+    await none.dispose();
+  });
+  it('a head that accepts everything accepts all K drafts every step', async () => {
+    const all = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, 10) });
+    const r = await run(all, prompts[0], { mode: 'judge', k: 4, maxTokens: 41, stop: [] });
+    expect(r.steps.length).toBeGreaterThan(3);
+    for (const s of r.steps) expect(s.stats.accepted).toBe(s.stats.drafted);
+    expect(r.done.stats.judgeAccepted).toBeGreaterThan(0);
+    expect(r.steps[0].provenance.at(-1)).toBe('target');
+    await all.dispose();
+  });
+  it('a head of the wrong width is refused when the engine is created', async () => {
+    await expect(createEngine(good, { ...ONE_THREAD, judge: zeroHead(7, 0) })).rejects.toThrow(/7 weights.*hidden_size is 64/);
+  });
+});
+
+describe('kl', () => {
+  it('with threshold 0 equals exact', async () => {
+    for (const prompt of prompts) {
+      const a = await run(engine, prompt, { mode: 'kl', k: 4, maxTokens: 30, klThreshold: 0 });
+      const b = await run(engine, prompt, { mode: 'exact', k: 4, maxTokens: 30 });
+      expect(a.tokens).toEqual(b.tokens);
+    }
+  });
+  it('with a loose threshold accepts drafts the exact rule rejects', async () => {
+    const r = await run(badEngine, prompts[1], { mode: 'kl', k: 4, maxTokens: 30, klThreshold: 100, klConfidence: 1 });
+    expect(r.done.stats.judgeAccepted).toBeGreaterThan(0);
+  });
+});
+
+describe('stops inside an accepted chunk', () => {
+  it('a stop sequence cuts the chunk and is not emitted', async () => {
+    const all = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, 10) });
+    const ref = await run(all, prompts[0], { mode: 'judge', k: 8, maxTokens: 40 });
+    // a stop string that first appears in the middle of step 1's 9-token chunk
+    const before = ref.steps[0].text;
+    const chunk = ref.steps[1].text;
+    const stop = chunk.slice(Math.floor(chunk.length / 2), Math.floor(chunk.length / 2) + 3);
+    expect(stop.length).toBe(3);
+    const at = ref.text.indexOf(stop);
+    expect(at).toBeGreaterThanOrEqual(before.length);
+    const r = await run(all, prompts[0], { mode: 'judge', k: 8, maxTokens: 40, stop: [stop] });
+    expect(r.finishReason).toBe('stop');
+    expect(r.text).toBe(ref.text.slice(0, at));
+    const last = r.steps.at(-1)!;
+    expect(last.tokens.length).toBeLessThan(last.stats.accepted + 1);
+    await all.dispose();
+  });
+  it('max_tokens ends the output at exactly that many tokens', async () => {
+    const ref = await run(engine, prompts[1], { mode: 'exact', k: 8, maxTokens: 40 });
+    for (const maxTokens of [1, 5, 13]) {
+      const r = await run(engine, prompts[1], { mode: 'exact', k: 8, maxTokens });
+      expect(r.tokens).toEqual(ref.tokens.slice(0, maxTokens));
+      expect(r.finishReason).toBe('length');
+      expect(r.done.stats.completionTokens).toBe(maxTokens);
+    }
+  });
+});
+
+describe('bad input', () => {
+  it('gives clear errors and leaves the engine usable', async () => {
+    const p = prompts[0];
+    expect(() => engine.decode(defaultRequest([]))).toThrow(/prompt is empty/);
+    await expect(run(engine, p, { k: 0 })).rejects.toThrow(/k must be an integer in \[1, 64\], got 0/);
+    await expect(run(engine, p, { k: -3 })).rejects.toThrow(/got -3/);
+    await expect(run(engine, p, { mode: 'beam' as never })).rejects.toThrow(/unknown mode "beam"/);
+    await expect(run(engine, p, { mode: 'judge' })).rejects.toThrow(/judge mode is unavailable: bundle 'synth-tiny' has no judge head/);
+    await expect(run(engine, [999999])).rejects.toThrow(/outside the vocabulary/);
+    await expect(run(engine, p, { temperature: -1 })).rejects.toThrow(/temperature/);
+    expect(engine.modes).toEqual(['target', 'exact', 'kl']);
+    const ok = await run(engine, p, { maxTokens: 3 });
+    expect(ok.tokens.length).toBe(3);
+  });
+});
+
+describe('cancellation', () => {
+  it('an aborted signal ends the decode with finish reason cancelled', async () => {
+    const ac = new AbortController();
+    const steps: number[] = [];
+    let reason = '';
+    for await (const ev of engine.decode(defaultRequest(prompts[0], { maxTokens: 50 }), ac.signal)) {
+      if (ev.type === 'step') {
+        steps.push(ev.step);
+        ac.abort();
+      }
+      if (ev.type === 'done') reason = ev.finishReason;
+    }
+    expect(reason).toBe('cancelled');
+    expect(steps.length).toBeLessThanOrEqual(2);
+  });
+});
