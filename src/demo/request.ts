@@ -6,7 +6,7 @@ export const DEMO_CHAT_PATH = '/demo/v1/chat/completions';
 export const DEMO_MODELS_PATH = '/demo/v1/models';
 /** Asks the gateway to replay a cached stream at its recorded pace (capped) rather than all at once. */
 export const REPLAY_HEADER = 'X-Verdict-Replay';
-export type ReplayPace = 'paced' | 'instant';
+export type ReplayPace = 'recorded' | 'instant';
 
 /** What one pane asks for. */
 export interface PaneSettings {

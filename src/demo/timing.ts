@@ -49,8 +49,11 @@ export function cacheStatus(xCache: string | null, serverTiming: readonly Server
   return timings?.cache ?? 'unknown';
 }
 
-/** Bar widths as fractions of the longest bar (the chart's scale), never below a visible sliver for non-zero values. */
-export function barFractions(bars: readonly TimingBar[]): number[] {
-  const max = Math.max(0, ...bars.map((b) => b.ms));
+/**
+ * Bar widths as fractions of the scale (by default the longest bar; two panes pass a common one so their charts
+ * compare), never below a visible sliver for non-zero values.
+ */
+export function barFractions(bars: readonly TimingBar[], scaleMs?: number): number[] {
+  const max = Math.max(0, scaleMs ?? 0, ...bars.map((b) => b.ms));
   return bars.map((b) => (max <= 0 ? 0 : b.ms <= 0 ? 0 : Math.max(0.01, b.ms / max)));
 }

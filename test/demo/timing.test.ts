@@ -52,3 +52,10 @@ describe('barFractions', () => {
     expect(barFractions([])).toEqual([]);
   });
 });
+
+describe('barFractions with a common scale', () => {
+  it('measures against the larger of the scale and the longest bar', () => {
+    expect(barFractions([{ name: 'verify', ms: 50, source: 'timings' }], 200)).toEqual([0.25]);
+    expect(barFractions([{ name: 'verify', ms: 50, source: 'timings' }], 10)).toEqual([1]);
+  });
+});

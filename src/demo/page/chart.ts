@@ -13,10 +13,10 @@ const DESCRIPTIONS: Record<TimingBar['name'], string> = {
 };
 
 /** The timing breakdown as a small horizontal bar chart (divs; widths set through CSSOM, which the CSP allows). */
-export function renderChart(bars: readonly TimingBar[]): HTMLElement {
+export function renderChart(bars: readonly TimingBar[], scaleMs?: number): HTMLElement {
   const figure = el('figure', { class: 'chart' });
-  figure.append(el('figcaption', {}, 'Where the time went (server-measured; faded bars come from the Server-Timing header)'));
-  const fractions = barFractions(bars);
+  figure.append(el('figcaption', {}, 'Server time breakdown (faded: from the Server-Timing header)'));
+  const fractions = barFractions(bars, scaleMs);
   bars.forEach((b, i) => {
     const row = el('div', { class: 'bar-row', title: DESCRIPTIONS[b.name] });
     const track = el('div', { class: 'bar-track', role: 'img', 'aria-label': `${b.name}: ${formatMs(b.ms)} (${DESCRIPTIONS[b.name]})` });

@@ -66,7 +66,7 @@ function setRunning(on: boolean): void {
 }
 
 /** Says which pane finished first and by how much, once both are complete. */
-function summarise(a: PaneResult, b: PaneResult, modes: [Mode, Mode]): void {
+function summarise(a: PaneResult, b: PaneResult, modes: [Mode, Mode], replay: ReplayPace): void {
   if (!a.ok || !b.ok) {
     verdict.hidden = true;
     return;
@@ -78,7 +78,7 @@ function summarise(a: PaneResult, b: PaneResult, modes: [Mode, Mode]): void {
   verdict.textContent =
     `${fastMode} finished ${formatNumber(ratio, 1)}× sooner than ${slowMode}` +
     ` (${perStep(modes[0] === fastMode ? a : b)} vs ${perStep(modes[0] === fastMode ? b : a)} tokens per target pass)` +
-    (cached ? ' — replayed from the edge cache, so the pace is the recorded one.' : '.');
+    (cached ? (replay === 'recorded' ? ' — replayed from the edge cache at the recorded pace.' : ' — replayed from the edge cache instantly, so the times say little.') : '.');
   verdict.hidden = false;
 }
 
@@ -106,7 +106,11 @@ async function runBoth(): Promise<void> {
   try {
     // Both start together: the point is to watch them race.
     const [ra, rb] = await Promise.all([panes.a.run({ ...common, body: chatBody(m, text, a) }), panes.b.run({ ...common, body: chatBody(m, text, b) })]);
-    summarise(ra, rb, [a.mode, b.mode]);
+    summarise(ra, rb, [a.mode, b.mode], replay);
+    // One scale for both charts, so their bars compare.
+    const scale = Math.max(panes.a.chartMax(), panes.b.chartMax());
+    panes.a.rescaleChart(scale);
+    panes.b.rescaleChart(scale);
   } finally {
     if (running === controller) {
       running = null;

@@ -3,7 +3,7 @@ import { parseServerTiming, type ServerTimingEntry } from '../../../protocol/src
 import { readChatStream } from '../stream.ts';
 import { chunkSegments, provenanceClass } from '../provenance.ts';
 import { LiveFigures, formatMs, formatNumber, type FiguresSnapshot } from '../figures.ts';
-import { cacheStatus, timingBars, type CacheStatus } from '../timing.ts';
+import { cacheStatus, timingBars, type CacheStatus, type TimingBar } from '../timing.ts';
 import { describeHttpError, describeNetworkError } from '../errors.ts';
 import { REPLAY_HEADER, type ReplayPace } from '../request.ts';
 import { renderChart } from './chart.ts';
@@ -44,6 +44,7 @@ export class Pane {
   private readonly mix: HTMLParagraphElement;
   private readonly error: HTMLParagraphElement;
   private readonly chartSlot: HTMLDivElement;
+  private bars: TimingBar[] = [];
 
   constructor(root: HTMLElement, private readonly side: 'a' | 'b') {
     this.title = el('h2', { id: `pane-${side}-title` });
@@ -83,6 +84,7 @@ export class Pane {
     this.error.textContent = '';
     this.badge.hidden = true;
     this.chartSlot.replaceChildren();
+    this.bars = [];
     this.mix.textContent = '';
     for (const dd of Object.values(this.figures)) dd.textContent = '—';
     this.root().dataset.state = 'running';
@@ -150,13 +152,23 @@ export class Pane {
       const serverTiming: ServerTimingEntry[] = fromResourceTiming ?? headerTiming;
       cache = cacheStatus(res.headers.get('x-cache'), serverTiming, final.timings);
       this.showBadge(cache, req.replay);
-      this.chartSlot.replaceChildren(renderChart(timingBars(final.timings, serverTiming)));
+      this.bars = timingBars(final.timings, serverTiming);
+      this.chartSlot.replaceChildren(renderChart(this.bars));
       this.status.textContent = `done in ${formatMs(endedAt - startedAt)}`;
       this.root().dataset.state = 'done';
       return { ok: true, elapsedMs: endedAt - startedAt, figures: final, cache };
     } finally {
       this.output.removeAttribute('aria-busy');
     }
+  }
+
+  /** The longest bar of this pane's chart (0 when there is none). */
+  chartMax(): number {
+    return Math.max(0, ...this.bars.map((b) => b.ms));
+  }
+
+  rescaleChart(scaleMs: number): void {
+    if (this.bars.length) this.chartSlot.replaceChildren(renderChart(this.bars, scaleMs));
   }
 
   private append(segments: ReturnType<typeof chunkSegments>): void {
@@ -185,7 +197,7 @@ export class Pane {
       this.badge.hidden = true;
       return;
     }
-    this.badge.textContent = cache === 'hit' ? `${BADGE_TEXT.hit} · ${replay === 'paced' ? 'replayed at recorded pace' : 'replayed instantly'}` : BADGE_TEXT[cache];
+    this.badge.textContent = cache === 'hit' ? `${BADGE_TEXT.hit} · ${replay === 'recorded' ? 'replayed at recorded pace' : 'replayed instantly'}` : BADGE_TEXT[cache];
     this.badge.className = cache === 'hit' ? 'badge hit' : 'badge miss';
     this.badge.hidden = false;
   }

@@ -1,0 +1,76 @@
+/**
+ * The demo page in a real browser against a stand-in for the gateway's demo routes (test/demo/support/fake-gateway.ts):
+ * the page's own behaviour — both panes, colours, figures, chart, cache badge, errors, CSP, keyboard, phone, dark mode.
+ * The same page against the real stack (worker + `verdict serve`) is demo-stack.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { buildDemo } from '../../src/demo/build.mjs';
+import { startFakeGateway, type FakeGateway } from '../demo/support/fake-gateway.ts';
+import { chromiumMissing, openBrowser, type DemoBrowser } from '../demo/support/browser.ts';
+import { DEMO_PRESETS } from '../../src/demo/presets.ts';
+
+const OUT = 'test-output/demo';
+
+describe.skipIf(chromiumMissing)('demo page (fake gateway)', () => {
+  let gateway: FakeGateway;
+  let b: DemoBrowser;
+
+  beforeAll(async () => {
+    await buildDemo();
+    mkdirSync(OUT, { recursive: true });
+    gateway = await startFakeGateway();
+    b = await openBrowser();
+  });
+  afterAll(async () => {
+    await b?.close();
+    await gateway?.close();
+  });
+
+  it('runs a preset in both panes with coloured tokens, figures, a chart, then replays it from the cache', async () => {
+    const { page } = b;
+    await page.goto(gateway.url + '/');
+    await page.locator('#model', { hasText: 'model: fake-tiny' }).waitFor();
+    await page.locator(`[data-preset="${DEMO_PRESETS[0].id}"]`).click();
+    for (const side of ['a', 'b']) await page.locator(`#pane-${side}[data-state="done"]`).waitFor({ timeout: 20_000 });
+
+    for (const side of ['a', 'b']) {
+      const pane = page.locator(`#pane-${side}`);
+      expect(await pane.locator('.output span.tok-target').count()).toBeGreaterThan(0);
+      expect(await pane.locator('.output span.tok-draft').count()).toBeGreaterThan(0);
+      expect(await pane.getAttribute('data-cache')).toBe('miss');
+      for (const dd of await pane.locator('.figures dd').allTextContents()) expect(dd).not.toBe('—');
+      expect(await pane.locator('.bar-row').count()).toBe(7);
+    }
+    expect(await page.locator('#pane-b .output span.tok-judge').count()).toBeGreaterThan(0);
+    expect(await page.locator('#pane-a .output span.tok-judge').count()).toBe(0);
+    await page.locator('#verdict:not([hidden])').waitFor();
+    await page.screenshot({ path: `${OUT}/fake-first-run.png`, fullPage: true });
+
+    await page.locator('#run').click();
+    for (const side of ['a', 'b']) await page.locator(`#pane-${side}[data-state="done"][data-cache="hit"]`).waitFor({ timeout: 20_000 });
+    expect(await page.locator('#pane-a .badge').textContent()).toContain('edge cache hit');
+    expect(gateway.requests.every((r) => r.replay === 'recorded' && r.path.startsWith('/demo/v1/chat/completions'))).toBe(true);
+    await page.screenshot({ path: `${OUT}/fake-cache-hit.png`, fullPage: true });
+    expect(b.problems).toEqual([]);
+  });
+
+  it('shows a readable error when rate limited, and recovers on the next run', async () => {
+    const { page } = b;
+    gateway.failNext(429, '17');
+    await page.locator('#prompt').fill('A prompt nobody asked before');
+    await page.locator('#prompt').press('Control+Enter');
+    await page.locator('.pane .error', { hasText: /Rate limited.*in 17 s/ }).first().waitFor();
+    await page.locator('#run:enabled').waitFor();
+    await page.locator('#run').click();
+    for (const side of ['a', 'b']) await page.locator(`#pane-${side}[data-state="done"]`).waitFor({ timeout: 20_000 });
+    expect(b.problems.filter((p) => !p.includes('429'))).toEqual([]);
+  });
+
+  it('says the backend is down on a 503', async () => {
+    const { page } = b;
+    gateway.failNext(503);
+    await page.locator('#run').click();
+    await page.locator('.pane .error', { hasText: 'backend is down or busy' }).first().waitFor();
+  });
+});
