@@ -72,6 +72,12 @@ export const GatewaySchema = z.object({
   miss_overhead_p99_ms: NullableNum.optional(),
   stream_ttfb_overhead_p50_ms: NullableNum,
   hit_throughput_rps: NullableNum.optional(),
+  /** p50 of a bare GET straight to the backend: the loopback HTTP round trip every request pays. */
+  loopback_floor_p50_ms: NullableNum.optional(),
+  /** p50 of the gateway's own `edge` Server-Timing (time in the worker, the backend wait excluded). */
+  hit_edge_p50_ms: NullableNum.optional(),
+  miss_edge_p50_ms: NullableNum.optional(),
+  concurrency: z.number().int().positive().optional(),
   /** Raw latency samples per series, for the plot and for anyone re-deriving the numbers. */
   samples_ms: z.record(z.string(), z.array(Num)).optional(),
   /** Set when the section could not run: why. */
@@ -100,11 +106,14 @@ export const BenchSummarySchema = z.object({
     ks: z.array(z.number().int().positive()).min(1),
     rounds: z.number().int().positive(),
   }),
-  modes: z.object({ target: ModeResultSchema, exact: ModeResultSchema, judge: ModeResultSchema, kl: ModeResultSchema }),
+  /** judge is null only when the bundle has no judge head (`notes` says so). */
+  modes: z.object({ target: ModeResultSchema, exact: ModeResultSchema, judge: ModeResultSchema.nullable(), kl: ModeResultSchema }),
   sweep: z.array(SweepPointSchema).min(1),
   roofline: RooflineSchema,
   ratios: z.object({ judge_vs_target: NullableNum, judge_vs_exact: NullableNum, target_vs_roofline: NullableNum }),
   gateway: GatewaySchema,
   goals: z.array(GoalSchema),
+  /** Anything a reader must know to trust the numbers (skipped sections, fallbacks). */
+  notes: z.array(z.string()),
 });
 export type BenchSummary = z.infer<typeof BenchSummarySchema>;

@@ -1,0 +1,64 @@
+import type { BenchSummary, SweepPoint } from './schema.ts';
+import { round } from './stats.ts';
+
+type Goal = BenchSummary['goals'][number];
+type Partial = Omit<BenchSummary, 'goals'>;
+
+const fmt = (x: number, d = 3) => String(round(x, d));
+
+/** Where a speculative step's time went, at the point measured: the text that explains a miss. */
+export function stepSplitText(p: SweepPoint): string {
+  const s = p.step_ms;
+  return (
+    `${p.mode} at K=${p.k}: a step takes ${fmt(s.total)} ms (draft ${fmt(s.draft)}, verify ${fmt(s.verify)}, judge ${fmt(s.judge)}, ` +
+    `cache fix-up ${fmt(s.rollback)}; JS outside onnxruntime ${fmt(s.js_overhead)}) and yields ${fmt(p.mean_accepted_per_step)} tokens`
+  );
+}
+
+function best(s: Partial, mode: string): SweepPoint | undefined {
+  const r = s.modes[mode as keyof Partial['modes']];
+  if (!r) return undefined;
+  return s.sweep.find((p) => p.mode === mode && p.k === r.k);
+}
+
+function ratioGoal(name: string, goal: string, measured: number | null, want: number, explain: () => string): Goal {
+  if (measured == null) return { name, goal, measured: null, met: null, note: 'not measured' };
+  const met = measured >= want;
+  const note = met ? `met (${fmt(measured)}×)` : `missed: ${fmt(measured)}× is ${fmt(want / measured)}× short of ${want}×. ${explain()}`;
+  return { name, goal, measured, met, note };
+}
+
+function ceilingGoal(name: string, goal: string, measured: number | null | undefined, limit: number, explain: () => string, why?: string): Goal {
+  if (measured == null) return { name, goal, measured: null, met: null, note: why ? `not measured: ${why}` : 'not measured' };
+  const met = measured <= limit;
+  return { name, goal, measured, met, note: met ? `met (${fmt(measured)} ms)` : `missed by ${fmt(measured - limit)} ms. ${explain()}` };
+}
+
+/** The issue's goals, each with its measured value and, when missed, by how much and what the cost split shows. */
+export function evaluateGoals(s: Partial): Goal[] {
+  const target = best(s, 'target');
+  const judge = best(s, 'judge');
+  const exact = best(s, 'exact');
+  const targetStep = target ? `target: ${fmt(target.step_ms.total)} ms per 1-token step` : '';
+  const g = s.gateway;
+  const gwWhy = g.not_measured;
+  const gatewaySplit = () =>
+    `The worker's own time (Server-Timing edge) p50 is ${g.hit_edge_p50_ms ?? '?'} ms on a hit and ${g.miss_edge_p50_ms ?? '?'} ms on a miss; ` +
+    `a bare loopback HTTP round trip to the backend takes ${g.loopback_floor_p50_ms == null ? '?' : fmt(g.loopback_floor_p50_ms)} ms p50 here. ` +
+    'The rest is the extra hop through workerd and Miniflare on a loaded 2-core machine.';
+  return [
+    ratioGoal('judge ≥ 3× target', 'judge tokens/s ≥ 3 × target tokens/s', s.ratios.judge_vs_target, 3, () =>
+      judge ? `${stepSplitText(judge)}; ${targetStep}. Speed-up ≈ tokens per step ÷ (step time ÷ target step time).` : 'judge mode was not measured.',
+    ),
+    ratioGoal('judge ≥ 1.5× exact', 'judge tokens/s ≥ 1.5 × exact tokens/s', s.ratios.judge_vs_exact, 1.5, () =>
+      judge && exact ? `${stepSplitText(judge)}; ${stepSplitText(exact)}.` : 'judge or exact was not measured.',
+    ),
+    ratioGoal('target ≥ 80% of roofline', 'target tokens/s ≥ 0.8 × (bandwidth ÷ weight bytes per step)', s.ratios.target_vs_roofline, 0.8, () =>
+      target
+        ? `A target step takes ${fmt(target.step_ms.total)} ms, of which ${fmt(target.step_ms.ort)} ms inside onnxruntime and ${fmt(target.step_ms.js_overhead)} ms of JS; streaming the weights at the measured bandwidth takes ${fmt((1000 / s.roofline.target_bound_tokens_per_s))} ms.`
+        : '',
+    ),
+    ceilingGoal('gateway hit p50 ≤ 1 ms', 'a cache hit through the gateway ≤ 1 ms at p50', g.hit_p50_ms, 1, gatewaySplit, gwWhy),
+    ceilingGoal('gateway stream TTFB ≤ +2 ms', 'the gateway adds ≤ 2 ms to a stream’s first byte at p50', g.stream_ttfb_overhead_p50_ms, 2, gatewaySplit, gwWhy),
+  ];
+}

@@ -1,0 +1,189 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Mode } from '@verdict/protocol';
+import { parseConfig } from '../server/config.ts';
+import { createEngine } from '../engine/engine.ts';
+import type { PresetName } from '../synth/presets.ts';
+import { ensureBundle } from './bundle.ts';
+import { startGatewayStack } from './gateway-harness.ts';
+import { measureGateway } from './gateway-load.ts';
+import { evaluateGoals } from './goals.ts';
+import { machineInfo } from './machine.ts';
+import { installOrtTimer } from './ort-timer.ts';
+import { acceptedHistogramSpec, gatewayLatencySpec, renderSvg, tokensPerSecondSpec } from './plots.ts';
+import { BENCH_PROMPTS } from './prompts.ts';
+import { PLOT_FILES, renderReport } from './report.ts';
+import { measureRoofline, weightBytesPerStep } from './roofline.ts';
+import { BENCH_FORMAT, BenchSummarySchema, type BenchSummary, type GatewayResult, type SweepPoint } from './schema.ts';
+import { ratio } from './stats.ts';
+import { runSweep, sweepGenerations } from './sweep.ts';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Bundle to decode with; default models/bench (models/tiny with --quick), built when missing. */
+  bundleDir?: string;
+  /** Bundle the gateway section serves (a tiny one: the gateway's cost, not the model's, is measured). */
+  gatewayBundleDir?: string;
+  outDir?: string;
+  ks?: number[];
+  prompts?: number;
+  maxTokens?: number;
+  rounds?: number;
+  gateway?: boolean;
+  /** onnxruntime intra-op threads for the engine and the roofline alike (default: every core). */
+  threads?: number;
+  progress?: BenchProgress;
+}
+
+/** What a progress bar needs: a phase with a known number of units, then ticks. */
+export interface BenchProgress {
+  phase(name: string, total: number): void;
+  tick(n?: number): void;
+  done(): void;
+}
+
+export interface BenchResult {
+  summary: BenchSummary;
+  outDir: string;
+}
+
+const PRESETS = { quick: { preset: 'tiny', ks: [2, 4], prompts: 3, maxTokens: 24, rounds: 1 }, full: { preset: 'bench', ks: [2, 4, 8, 16], prompts: 8, maxTokens: 64, rounds: 2 } } as const;
+
+function defaultOutDir(startedAt: Date, host: string, quick: boolean): string {
+  const day = startedAt.toISOString().slice(0, 10);
+  return join(REPO_ROOT, 'bench', 'results', `${day}-${host.replace(/[^A-Za-z0-9._-]/g, '_')}${quick ? '-quick' : ''}`);
+}
+
+/** Runs every section, validates the summary, writes summary.json, report.md and the SVG plots. */
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const started = new Date();
+  const t0 = performance.now();
+  const plan = opts.quick ? PRESETS.quick : PRESETS.full;
+  const machine = machineInfo();
+  const threads = opts.threads ?? machine.cores;
+  const progress = opts.progress;
+  const notes: string[] = [];
+
+  const bundleDir = resolve(opts.bundleDir ?? join(REPO_ROOT, 'models', plan.preset));
+  progress?.phase('bundle', 1);
+  const { bundle, built } = await ensureBundle(bundleDir, plan.preset as PresetName);
+  progress?.tick();
+  if (built) notes.push(`The bundle was built by this run (synthetic preset '${plan.preset}').`);
+
+  const weights = weightBytesPerStep(bundle.targetPath);
+  const rooflineRuns = opts.quick ? 10 : 40;
+  progress?.phase('roofline', rooflineRuns);
+  const roofline = await measureRoofline({ bytes: weights.perStepBytes, runs: rooflineRuns, intraOpNumThreads: threads, onRun: () => progress?.tick() });
+
+  const engine = await createEngine(bundle, { intraOpThreads: threads });
+  const modes = engine.modes as Mode[];
+  if (!modes.includes('judge')) notes.push(`judge mode was not measured: the bundle ${bundleDir} has no judge head (judge.json).`);
+  const serve = parseConfig({ bundle: bundleDir });
+  const promptTexts = BENCH_PROMPTS.slice(0, opts.prompts ?? plan.prompts);
+  const sweepOpts = {
+    engine,
+    prompts: promptTexts.map((p) => bundle.encodePrompt(p)),
+    maxTokens: opts.maxTokens ?? plan.maxTokens,
+    ks: opts.ks ?? [...plan.ks],
+    modes,
+    rounds: opts.rounds ?? plan.rounds,
+    klThreshold: serve.defaultKlThreshold,
+    klConfidence: serve.defaultKlConfidence,
+  };
+  progress?.phase('modes', sweepGenerations(sweepOpts));
+  const timer = installOrtTimer();
+  let sweep: SweepPoint[];
+  try {
+    sweep = await runSweep({ ...sweepOpts, timer, onGeneration: () => progress?.tick() });
+  } finally {
+    timer.uninstall();
+    await engine.dispose();
+  }
+
+  let gateway: GatewayResult;
+  if (opts.gateway === false) {
+    gateway = nullGateway('skipped with --no-gateway');
+  } else {
+    const samples = opts.quick ? 20 : 200;
+    const gwDir = resolve(opts.gatewayBundleDir ?? join(REPO_ROOT, 'models', 'tiny'));
+    progress?.phase('gateway', samples * 3);
+    try {
+      await ensureBundle(gwDir, 'tiny');
+      const stack = await startGatewayStack(gwDir);
+      try {
+        gateway = await measureGateway(stack, {
+          samples,
+          throughputSeconds: opts.quick ? 2 : 10,
+          concurrency: 8,
+          maxTokens: 8,
+          onSample: () => progress?.tick(),
+        });
+      } finally {
+        await stack.close();
+      }
+    } catch (err) {
+      // The decoding numbers stand on their own; the report says plainly why this section is empty.
+      gateway = nullGateway(`the gateway section failed: ${err instanceof Error ? err.message : String(err)}`);
+      notes.push(`Gateway not measured: ${gateway.not_measured}`);
+    }
+  }
+  progress?.done();
+
+  const bestOf = (mode: Mode) => {
+    const points = sweep.filter((p) => p.mode === mode);
+    if (points.length === 0) return null;
+    const b = points.reduce((a, p) => (p.tokens_per_s > a.tokens_per_s ? p : a));
+    return { k: b.k, tokens_per_s: b.tokens_per_s, mean_accepted_per_step: b.mean_accepted_per_step };
+  };
+  const required = (mode: Mode) => {
+    const r = bestOf(mode);
+    if (!r) throw new Error(`bench: mode ${mode} produced no measurements`);
+    return r;
+  };
+  const modesOut = { target: required('target'), exact: required('exact'), judge: bestOf('judge'), kl: required('kl') };
+  const boundTps = roofline.bandwidthGBs * 1e9 / weights.perStepBytes;
+  const partial = {
+    format: BENCH_FORMAT,
+    quick: opts.quick,
+    started_at: started.toISOString(),
+    duration_s: (performance.now() - t0) / 1000,
+    machine,
+    bundle: { name: bundle.manifest.name, dir: bundleDir, meta: bundle.manifest.meta },
+    config: { prompts: sweepOpts.prompts.length, max_tokens: sweepOpts.maxTokens, ks: sweepOpts.ks, rounds: sweepOpts.rounds },
+    modes: modesOut,
+    sweep,
+    roofline: {
+      target_bytes_per_step: weights.perStepBytes,
+      chain_bytes: roofline.bytes,
+      chain_median_ms: roofline.medianMs,
+      bandwidth_gbs: roofline.bandwidthGBs,
+      target_bound_tokens_per_s: boundTps,
+    },
+    ratios: {
+      judge_vs_target: ratio(modesOut.judge?.tokens_per_s, modesOut.target.tokens_per_s),
+      judge_vs_exact: ratio(modesOut.judge?.tokens_per_s, modesOut.exact.tokens_per_s),
+      target_vs_roofline: ratio(modesOut.target.tokens_per_s, boundTps),
+    },
+    gateway,
+    notes,
+  } as const;
+  const summary = BenchSummarySchema.parse({ ...partial, goals: evaluateGoals(partial as unknown as BenchSummary) });
+
+  const outDir = resolve(opts.outDir ?? defaultOutDir(started, machine.host, opts.quick));
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  await writeFile(join(outDir, PLOT_FILES.tokensPerS), await renderSvg(tokensPerSecondSpec(sweep)));
+  const bestSpec = sweep.filter((p) => p.k != null && summary.modes[p.mode]?.k === p.k);
+  await writeFile(join(outDir, PLOT_FILES.acceptedHistogram), await renderSvg(acceptedHistogramSpec(bestSpec)));
+  const gatewayPlot = !gateway.not_measured && gateway.samples_ms != null;
+  if (gatewayPlot) await writeFile(join(outDir, PLOT_FILES.gatewayLatency), await renderSvg(gatewayLatencySpec(gateway)));
+  await writeFile(join(outDir, 'report.md'), renderReport(summary, { gateway: gatewayPlot }));
+  return { summary, outDir };
+}
+
+function nullGateway(reason: string): GatewayResult {
+  return { hit_p50_ms: null, hit_p99_ms: null, miss_overhead_p50_ms: null, stream_ttfb_overhead_p50_ms: null, not_measured: reason };
+}
