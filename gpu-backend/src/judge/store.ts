@@ -1,6 +1,7 @@
-import { open, readFile, readdir, rename, rm, mkdir, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic as writeAtomic } from './files.ts';
 
 /**
  * The embedding store that `judge collect` writes and `judge train` reads.
@@ -35,11 +36,6 @@ export const StoreManifestSchema = z.object({
   shards: z.array(z.object({ file: z.string(), rows: z.number().int().min(0), positives: z.number().int().min(0) })),
 });
 export type StoreManifest = z.infer<typeof StoreManifestSchema>;
-
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await writeFile(`${path}.tmp`, data);
-  await rename(`${path}.tmp`, path);
-}
 
 export async function readStoreManifest(dir: string): Promise<StoreManifest> {
   const path = join(dir, STORE_MANIFEST);

@@ -26,7 +26,7 @@ export interface TrainResult {
   goalMet: boolean;
 }
 
-const DEFAULTS = { l2: 1e-3, seed: 0, heldOutFraction: 0.2, lr: 0.01, batchSize: 128, maxEpochs: 60, patience: 5, chunkRows: 8192 };
+const DEFAULTS = { l2: 1e-3, seed: 0, heldOutFraction: 0.2, lr: 0.03, batchSize: 128, maxEpochs: 100, patience: 5, chunkRows: 8192 };
 
 /** Trains a judge head on a complete embedding store, streaming it in chunks every epoch. */
 export async function trainFromStore(dir: string, options: TrainOptions = {}): Promise<TrainResult> {

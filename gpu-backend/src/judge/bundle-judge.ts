@@ -1,0 +1,104 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JudgeHead } from '../bundle/judge-head.ts';
+import { loadBundle, MANIFEST_FILE } from '../bundle/load.ts';
+import { BundleManifestSchema } from '../bundle/manifest.ts';
+import { collectEmbeddings } from './collect.ts';
+import { sha256Bytes, writeFileAtomic } from './files.ts';
+import type { ThresholdGoal } from './metrics.ts';
+import { mineBundle, type MineSummary } from './mine.ts';
+import { prCurveSvg } from './plot.ts';
+import { syntheticPrompts } from './prompts.ts';
+import { parseRule } from './rules.ts';
+import { trainFromStore, type TrainResult } from './train.ts';
+
+export const JUDGE_FILE = 'judge.json';
+export const JUDGE_PLOT_FILE = 'judge-pr.svg';
+
+export interface BundleJudgeOptions {
+  /** Mining rule (default ratio:0.5). */
+  rule?: string;
+  prompts?: number;
+  maxTokens?: number;
+  k?: number;
+  /** Draft sampling temperature while mining (default 1: synthetic drafts agree too often greedily to give negatives). */
+  draftTemperature?: number;
+  goal?: ThresholdGoal;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface BundleJudgeResult {
+  head: JudgeHead;
+  mined: MineSummary;
+  train: TrainResult;
+}
+
+/** Mining sizes per target width: tiny bundles train in about a second, bench ones in minutes. */
+export function defaultJudgeSizes(hiddenSize: number): { prompts: number; maxTokens: number } {
+  return hiddenSize <= 128 ? { prompts: 24, maxTokens: 24 } : { prompts: 40, maxTokens: 48 };
+}
+
+/**
+ * mine → collect → train on the bundle's own models, then writes judge.json (and the held-out
+ * precision–recall plot) into the bundle and points bundle.json's `judge` entry at it.
+ * Mining prompts are drawn, seeded, from the tokenizer's vocabulary.
+ */
+export async function trainBundleJudge(bundleDir: string, opts: BundleJudgeOptions = {}): Promise<BundleJudgeResult> {
+  const log = opts.log ?? (() => {});
+  const bundle = await loadBundle(bundleDir);
+  const sizes = defaultJudgeSizes(bundle.manifest.target.hidden_size);
+  const seed = opts.seed ?? 0;
+  const ruleSpec = opts.rule ?? 'ratio:0.5';
+  const rule = await parseRule(ruleSpec);
+  const specials = new Set([...(bundle.manifest.bos_token_id === null ? [] : [bundle.manifest.bos_token_id]), ...bundle.manifest.eos_token_ids]);
+  const prompts = syntheticPrompts(bundle.tokenizer, opts.prompts ?? sizes.prompts, seed, specials);
+  const work = await mkdtemp(join(tmpdir(), 'verdict-judge-'));
+  try {
+    const data = join(work, 'data.jsonl');
+    const draftTemperature = opts.draftTemperature ?? 1;
+    const mined = await mineBundle(bundle, prompts, data, {
+      rule,
+      k: opts.k ?? 4,
+      maxTokens: opts.maxTokens ?? sizes.maxTokens,
+      draftTemperature,
+      seed,
+    });
+    log(`judge: mined ${mined.labels} labels (${mined.agreed} agreed, ${mined.harmless} harmless by ${ruleSpec}, ${mined.negatives} wrong) from ${mined.prompts} prompts`);
+    await collectEmbeddings(bundle, data, join(work, 'emb'));
+    const train = await trainFromStore(join(work, 'emb'), { goal: opts.goal ?? { precision: 0.9 }, seed });
+    const m = train.heldOut;
+    log(`judge: held-out precision ${m.precision.toFixed(3)} recall ${m.recall.toFixed(3)} ROC-AUC ${m.rocAuc.toFixed(3)} at threshold ${m.threshold.toFixed(3)}`);
+    const head: JudgeHead = {
+      ...train.head,
+      training: {
+        ...train.head.training,
+        source: 'verdict synth: judge mine → collect → train on the bundle’s own models',
+        rule: ruleSpec,
+        prompts: prompts.length,
+        k: opts.k ?? 4,
+        draft_temperature: draftTemperature,
+        mined,
+      },
+    };
+    await writeBundleHead(bundleDir, head);
+    await writeFileAtomic(join(bundleDir, JUDGE_PLOT_FILE), await prCurveSvg(train.curve, m, `judge head, held-out (${ruleSpec})`));
+    return { head, mined, train };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Writes judge.json into a bundle and points bundle.json at it (both atomically, manifest last). */
+export async function writeBundleHead(bundleDir: string, head: JudgeHead): Promise<void> {
+  const manifestPath = join(bundleDir, MANIFEST_FILE);
+  const manifest = BundleManifestSchema.parse(JSON.parse(await readFile(manifestPath, 'utf8')));
+  if (head.target_sha256 !== manifest.target.sha256) {
+    throw new Error(`${manifestPath}: the head was trained on target ${head.target_sha256.slice(0, 12)}…, the bundle's target is ${manifest.target.sha256.slice(0, 12)}…`);
+  }
+  const text = `${JSON.stringify(head, null, 2)}\n`;
+  const file = manifest.judge?.file ?? JUDGE_FILE;
+  await writeFileAtomic(join(bundleDir, file), text);
+  await writeFileAtomic(manifestPath, `${JSON.stringify({ ...manifest, judge: { file, sha256: sha256Bytes(text) } }, null, 2)}\n`);
+}

@@ -1,0 +1,49 @@
+import type { LoadedBundle } from '../bundle/types.ts';
+import type { KvCache } from '../engine/kv-cache.ts';
+import { DecoderSession } from '../engine/session.ts';
+
+/**
+ * Runs the target over prompt + response and returns the hidden state at each response token's
+ * own input position ([n, hidden_size], row i = the position whose INPUT is response[i]: what the
+ * judge reads for a draft token at serving time).
+ *
+ * Consecutive calls that extend the same context (as `judge mine` writes records) reuse the KV
+ * cache for the shared prefix instead of recomputing it.
+ */
+export class TargetHiddenStates {
+  private prev: number[] = [];
+
+  private constructor(
+    private readonly session: DecoderSession,
+    private readonly cache: KvCache,
+  ) {}
+
+  static async open(bundle: LoadedBundle): Promise<TargetHiddenStates> {
+    const spec = bundle.manifest.target;
+    if (!spec.has_hidden_states) throw new Error(`${bundle.targetPath}: the target has no hidden_states output (bundle.json target.has_hidden_states is false)`);
+    const session = await DecoderSession.load(bundle.targetPath, spec, bundle.manifest.max_context);
+    return new TargetHiddenStates(session, session.newCache());
+  }
+
+  get hiddenSize(): number {
+    return this.session.spec.hidden_size;
+  }
+
+  async responseStates(promptIds: number[], responseIds: number[]): Promise<Float32Array> {
+    const ids = [...promptIds, ...responseIds];
+    const P = promptIds.length;
+    let shared = 0;
+    while (shared < this.prev.length && shared < ids.length && this.prev[shared] === ids[shared]) shared++;
+    const start = Math.min(shared, P, this.cache.length);
+    this.cache.truncate(start);
+    const { hidden } = await this.session.forward(this.cache, ids.slice(start), { hidden: true });
+    this.prev = ids;
+    const H = this.hiddenSize;
+    return hidden!.subarray((P - start) * H, (P - start + responseIds.length) * H);
+  }
+
+  async dispose(): Promise<void> {
+    this.cache.release();
+    await this.session.dispose();
+  }
+}
