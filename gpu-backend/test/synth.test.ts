@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthBundle, type SynthResult } from '../src/synth/synth-bundle.ts';
 import { argmax, DecoderRunner } from '../src/synth/decoder-runner.ts';
 import { sha256File } from '../src/bundle/hash.ts';
+import { measureAgreement } from '../src/synth/agreement.ts';
 
 let dir: string;
 let tiny: SynthResult;
@@ -130,6 +131,16 @@ describe('synthetic decoders', () => {
     expect(left).toEqual([]);
     const manifestText = await readFile(join(tiny.dir, 'bundle.json'), 'utf8');
     expect(JSON.parse(manifestText).target.sha256).toBe(tiny.manifest.target.sha256);
+  });
+
+  it('the calibrated draft agrees with the target often but not always, and misses narrowly', async () => {
+    const r = await measureAgreement(target, draft, tiny.manifest.target.vocab_size, { prompts: 3, genLen: 24 });
+    expect(r.positions).toBe(72);
+    expect(r.agreement).toBeGreaterThan(0.5);
+    expect(r.agreement).toBeLessThan(0.95);
+    // Judge decoding needs disagreements where the draft's token is still a strong target candidate.
+    expect(r.disagreeTop5).toBeGreaterThan(0.5);
+    expect(r.distinctTokens).toBeGreaterThan(24);
   });
 
   it('runs greedy decoding to distinct tokens (not a constant model)', async () => {

@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { synthBundle } from '../synth/synth-bundle.ts';
-import { isPresetName, PRESETS } from '../synth/presets.ts';
+import { isPresetName, PRESETS, type PresetName } from '../synth/presets.ts';
+import { formatSweepRow, SWEEP_HEADER, sweepResidualScale } from '../synth/calibrate.ts';
 
 const number = (v: string): number => {
   const n = Number(v);
@@ -13,6 +14,16 @@ const integer = (v: string): number => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`not a non-negative integer: ${v}`);
   return n;
 };
+const numberList = (v: string): number[] => v.split(',').map((x) => number(x.trim()));
+
+interface SynthFlags {
+  preset: string;
+  out?: string;
+  residualScale?: number;
+  seed: number;
+  force: boolean;
+  sweep?: number[];
+}
 
 export function command(): Command {
   return new Command('synth')
@@ -22,38 +33,56 @@ export function command(): Command {
         'with readable pseudo-words, and bundle.json with sha256s.',
     )
     .addOption(new Option('--preset <name>', 'model size').choices(Object.keys(PRESETS)).default('tiny'))
-    .requiredOption('--out <dir>', 'bundle directory to create')
+    .option('--out <dir>', 'bundle directory to create (written to a temp dir, renamed when complete)')
     .option('--residual-scale <x>', "scale of the target's residual branches beyond the draft's layers (default: the preset's calibrated value)", number)
     .option('--seed <n>', 'weight and vocabulary seed', integer, 0)
     .option('--force', 'replace an existing bundle at --out', false)
+    .option('--sweep <scales>', 'instead of writing a bundle, measure greedy draft/target agreement for each comma-separated residual scale', numberList)
     .addHelpText(
       'after',
       `\nPresets:\n${Object.entries(PRESETS)
         .map(([n, c]) => `  ${n.padEnd(6)} d=${c.hiddenSize} layers=${c.numLayers} (draft ${c.draftLayers}) heads=${c.numHeads}/${c.numKvHeads} ffn=${c.intermediateSize} vocab=${c.vocabSize} residual-scale=${c.residualScale}`)
-        .join('\n')}\n\nExample:\n  verdict synth --preset tiny --out models/tiny`,
+        .join('\n')}\n\nExamples:\n  verdict synth --preset tiny --out models/tiny\n  verdict synth --preset bench --out models/bench\n  verdict synth --preset tiny --sweep 0.05,0.1,0.2,0.5`,
     )
-    .action(async (o: { preset: string; out: string; residualScale?: number; seed: number; force: boolean }) => {
+    .action(async (o: SynthFlags) => {
       if (!isPresetName(o.preset)) throw new Error(`unknown preset ${o.preset}`);
-      const bar = o.preset === 'tiny' || !process.stderr.isTTY ? undefined : new SingleBar({ format: 'synth {bar} {percentage}% {stage}' });
-      bar?.start(100, 0, { stage: 'weights' });
-      const started = performance.now();
-      let lastStage = '';
-      const result = await synthBundle({
-        preset: o.preset,
-        out: o.out,
-        seed: o.seed,
-        residualScale: o.residualScale,
-        force: o.force,
-        onProgress: (p) => {
-          if (bar) bar.update(Math.round(p.fraction * 100), { stage: p.stage });
-          else if (p.stage !== lastStage && o.preset !== 'tiny') process.stderr.write(`synth: ${p.stage}\n`);
-          lastStage = p.stage;
-        },
-      }).finally(() => bar?.stop());
-      const m = result.manifest;
-      process.stdout.write(
-        `wrote ${result.dir} in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
-          `target ${m.target.num_layers} layers, draft ${m.draft.num_layers}, vocab ${m.target.vocab_size}, residual-scale ${result.config.residualScale}\n`,
-      );
+      if (o.sweep) return sweep(o.preset, o.sweep, o.seed);
+      if (!o.out) throw new Error("synth: --out <dir> is required (or --sweep to only measure agreement)");
+      await write(o.preset, o.out, o);
     });
+}
+
+async function sweep(preset: PresetName, scales: number[], seed: number): Promise<void> {
+  process.stdout.write(`${preset}: greedy draft/target agreement (disagreements: draft token is target's 2nd / in top 5 / its mean target prob)\n${SWEEP_HEADER}\n`);
+  const { steps } = await sweepResidualScale(preset, scales, { seed, prompts: 8, genLen: 48, timeSteps: true, onRow: (r) => process.stdout.write(`${formatSweepRow(r)}\n`) });
+  if (steps) {
+    process.stdout.write(
+      `decode step (1 token after 64, 1 thread): target ${steps.targetMs.toFixed(3)} ms, draft ${steps.draftMs.toFixed(3)} ms, ratio ${(steps.targetMs / steps.draftMs).toFixed(1)}\n`,
+    );
+  }
+}
+
+async function write(preset: PresetName, out: string, o: SynthFlags): Promise<void> {
+  const showBar = preset !== 'tiny' && process.stderr.isTTY;
+  const bar = showBar ? new SingleBar({ format: 'synth {bar} {percentage}% {stage}' }) : undefined;
+  bar?.start(100, 0, { stage: 'weights' });
+  const started = performance.now();
+  let lastStage = '';
+  const result = await synthBundle({
+    preset,
+    out,
+    seed: o.seed,
+    residualScale: o.residualScale,
+    force: o.force,
+    onProgress: (p) => {
+      if (bar) bar.update(Math.round(p.fraction * 100), { stage: p.stage });
+      else if (p.stage !== lastStage && preset !== 'tiny') process.stderr.write(`synth: ${p.stage} (${Math.round(p.fraction * 100)}%)\n`);
+      lastStage = p.stage;
+    },
+  }).finally(() => bar?.stop());
+  const m = result.manifest;
+  process.stdout.write(
+    `wrote ${result.dir} in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
+      `target ${m.target.num_layers} layers, draft ${m.draft.num_layers}, vocab ${m.target.vocab_size}, residual-scale ${result.config.residualScale}\n`,
+  );
 }

@@ -23,8 +23,14 @@ export class DecoderRunner {
     readonly headDim: number,
   ) {}
 
-  static async open(path: string, spec: { num_layers: number; num_kv_heads: number; head_dim: number }, threads = 1): Promise<DecoderRunner> {
-    const session = await ort.InferenceSession.create(path, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  /** `model`: a path, or the ONNX bytes themselves (calibration sweeps never touch the disk). */
+  static async open(
+    model: string | Uint8Array,
+    spec: { num_layers: number; num_kv_heads: number; head_dim: number },
+    threads = 1,
+  ): Promise<DecoderRunner> {
+    const options = { intraOpNumThreads: threads, interOpNumThreads: 1 };
+    const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
     return new DecoderRunner(session, spec.num_layers, spec.num_kv_heads, spec.head_dim);
   }
 

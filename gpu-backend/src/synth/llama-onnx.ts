@@ -15,8 +15,9 @@ const T = 'total_sequence_length';
  *           past_key_values.{i}.key|value [B,kv,P,hd] f32
  *   outputs logits [B,S,V], present.{i}.key|value [B,kv,P+S,hd], hidden_states [B,S,d]
  * `layers` < config.numLayers builds the draft from the target's first layers.
+ * Returns the serialized model as chunks (see GraphBuilder.encodeChunks); Buffer.concat them for bytes.
  */
-export function buildDecoderOnnx(c: LlamaConfig, w: LlamaWeights, layers: number, name: string): Uint8Array {
+export function buildDecoderOnnx(c: LlamaConfig, w: LlamaWeights, layers: number, name: string): Uint8Array[] {
   const g = new GraphBuilder();
   const d = c.hiddenSize;
   const hd = headDim(c);
@@ -83,7 +84,7 @@ export function buildDecoderOnnx(c: LlamaConfig, w: LlamaWeights, layers: number
     g.output(`present.${i}.value`, 'float32', [B, kv, T, hd]);
   }
   g.output('hidden_states', 'float32', [B, S, d]);
-  return g.encode(name, `verdict synthetic Llama: ${layers} layers, d=${d}, heads=${heads}/${kv}, vocab=${c.vocabSize}`);
+  return g.encodeChunks(name, `verdict synthetic Llama: ${layers} layers, d=${d}, heads=${heads}/${kv}, vocab=${c.vocabSize}`);
 }
 
 /** x / sqrt(mean(x², last axis) + eps), standard ops only (opset 17 ReduceMean takes axes as an attribute). */

@@ -19,7 +19,7 @@ export const PRESETS: Record<PresetName, LlamaConfig> = {
     numKvHeads: 2,
     intermediateSize: 176,
     draftLayers: 1,
-    residualScale: 0.05,
+    residualScale: 0.2,
     logitStd: 4,
     maxContext: 512,
   },

@@ -44,10 +44,23 @@ export class Prng {
     return Math.floor(this.next() * n);
   }
 
-  /** Fills `out` with zero-mean uniform noise of standard deviation `std` (uniform is enough for random weights and fast). */
+  /**
+   * Fills `out` with zero-mean uniform noise of standard deviation `std` (uniform is enough for
+   * random weights). The generator is inlined: this runs for ~50M weights on the bench preset.
+   */
   fillUniform(out: Float32Array, std: number): Float32Array {
-    const half = std * Math.sqrt(3);
-    for (let i = 0; i < out.length; i++) out[i] = (this.nextU32() / 2147483648 - 1) * half;
+    const scale = (std * Math.sqrt(3)) / 2147483648;
+    let { a, b, c, d } = this;
+    for (let i = 0; i < out.length; i++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) | 0;
+      out[i] = ((t >>> 0) - 2147483648) * scale;
+    }
+    Object.assign(this, { a: a >>> 0, b: b >>> 0, c: c >>> 0, d: d >>> 0 });
     return out;
   }
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BUNDLE_FORMAT, type BundleManifest } from '../bundle/manifest.ts';
 import { sha256Bytes } from '../bundle/hash.ts';
@@ -66,19 +67,17 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
   await mkdir(tmp);
   try {
     const weights = makeWeights(config, seed, (done, total) => progress({ stage: 'weights', fraction: 0.4 * (done / total) }));
-    const target = buildDecoderOnnx(config, weights, config.numLayers, 'target');
-    await writeFile(join(tmp, TARGET_FILE), target);
+    const target = await writeChunks(join(tmp, TARGET_FILE), buildDecoderOnnx(config, weights, config.numLayers, 'target'));
     progress({ stage: 'target', fraction: 0.75 });
-    const draft = buildDecoderOnnx(config, weights, config.draftLayers, 'draft');
-    await writeFile(join(tmp, DRAFT_FILE), draft);
+    const draft = await writeChunks(join(tmp, DRAFT_FILE), buildDecoderOnnx(config, weights, config.draftLayers, 'draft'));
     progress({ stage: 'draft', fraction: 0.85 });
     const tokenizer = JSON.stringify(buildTokenizerJson(config.vocabSize, seed));
     await writeFile(join(tmp, TOKENIZER_FILE), tokenizer);
     progress({ stage: 'tokenizer', fraction: 0.9 });
 
-    const decoder = (file: string, bytes: Uint8Array, layers: number) => ({
+    const decoder = (file: string, sha256: string, layers: number) => ({
       file,
-      sha256: sha256Bytes(bytes),
+      sha256,
       num_layers: layers,
       num_kv_heads: config.numKvHeads,
       head_dim: headDim(config),
@@ -121,4 +120,19 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Writes the chunks in order and returns the file's sha256 (hashed on the way, no re-read). */
+async function writeChunks(path: string, chunks: Uint8Array[]): Promise<string> {
+  const hash = createHash('sha256');
+  const file = await open(path, 'w');
+  try {
+    for (const chunk of chunks) {
+      hash.update(chunk);
+      await file.write(chunk);
+    }
+  } finally {
+    await file.close();
+  }
+  return hash.digest('hex');
 }
