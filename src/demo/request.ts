@@ -45,6 +45,19 @@ export function validateSettings(s: PaneSettings): string | null {
   return null;
 }
 
+/** The modes a listed model offers (its `x_verdict.modes`), or null when the list doesn't say. */
+export function modesOf(list: unknown, model: string): Mode[] | null {
+  const data = (list as { data?: { id?: unknown; x_verdict?: { modes?: unknown } }[] } | null)?.data;
+  const modes = Array.isArray(data) ? data.find((m) => m?.id === model)?.x_verdict?.modes : undefined;
+  return Array.isArray(modes) ? (modes.filter((m) => typeof m === 'string') as Mode[]) : null;
+}
+
+/** The first of `preferred` that is available (all are when `available` is null), else the first available one. */
+export function fallbackMode(preferred: readonly Mode[], available: readonly Mode[] | null): Mode {
+  if (!available) return preferred[0];
+  return preferred.find((m) => available.includes(m)) ?? available[0] ?? preferred[0];
+}
+
 /** The first model of a `/v1/models` list, preferring one that offers the judge mode. */
 export function pickModel(list: unknown): string | null {
   const data = (list as { data?: { id?: unknown; x_verdict?: { modes?: unknown } }[] } | null)?.data;

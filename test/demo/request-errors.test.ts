@@ -96,3 +96,18 @@ describe('index.html', async () => {
     expect(csp).not.toContain('unsafe-eval');
   });
 });
+
+describe('modesOf / fallbackMode', async () => {
+  const { modesOf, fallbackMode } = await import('../../src/demo/request.ts');
+  const list = { data: [{ id: 'tiny', x_verdict: { modes: ['target', 'exact', 'kl'] } }, { id: 'bare' }] };
+  it('reads the modes a model offers', () => {
+    expect(modesOf(list, 'tiny')).toEqual(['target', 'exact', 'kl']);
+    expect(modesOf(list, 'bare')).toBeNull();
+    expect(modesOf(null, 'tiny')).toBeNull();
+  });
+  it('falls back when the judge is not available', () => {
+    expect(fallbackMode(['judge', 'kl', 'exact'], ['target', 'exact', 'kl'])).toBe('kl');
+    expect(fallbackMode(['judge', 'kl', 'exact'], null)).toBe('judge');
+    expect(fallbackMode(['judge'], ['target'])).toBe('target');
+  });
+});

@@ -1,6 +1,6 @@
 import type { Mode } from '../../../protocol/src/speculative.ts';
 import { DEMO_PRESETS, findPreset } from '../presets.ts';
-import { DEMO_CHAT_PATH, DEMO_MODELS_PATH, chatBody, pickModel, validateSettings, type PaneSettings, type ReplayPace } from '../request.ts';
+import { DEMO_CHAT_PATH, DEMO_MODELS_PATH, chatBody, fallbackMode, modesOf, pickModel, validateSettings, type PaneSettings, type ReplayPace } from '../request.ts';
 import { describeHttpError, describeNetworkError } from '../errors.ts';
 import { formatNumber } from '../figures.ts';
 import { Pane, type PaneResult } from './pane.ts';
@@ -50,13 +50,35 @@ async function ensureModel(): Promise<string | null> {
       modelLine.textContent = '';
       return null;
     }
-    model = pickModel(await res.json());
+    const list: unknown = await res.json();
+    model = pickModel(list);
     if (!model) showFormError('The gateway lists no models, so there is nothing to run.');
+    else offerModes(modesOf(list, model));
   } catch (e) {
     showFormError(describeNetworkError(e));
   }
   modelLine.textContent = model ? `model: ${model}` : '';
   return model;
+}
+
+/**
+ * Disables the modes the model lacks (a bundle without a judge head has no `judge`) and moves a pane off one:
+ * the left pane falls back towards `exact`, the right towards `judge`, then `kl`.
+ */
+function offerModes(available: Mode[] | null): void {
+  const fallbacks: [HTMLSelectElement, Mode[]][] = [
+    [modeA, ['exact', 'target', 'kl', 'judge']],
+    [modeB, ['judge', 'kl', 'exact', 'target']],
+  ];
+  for (const [select, order] of fallbacks) {
+    for (const option of select.options) {
+      const missing = available != null && !available.includes(option.value as Mode);
+      option.disabled = missing;
+      option.textContent = option.textContent!.replace(/ — not in this model$/, '') + (missing ? ' — not in this model' : '');
+    }
+    if (available && !available.includes(select.value as Mode)) select.value = fallbackMode(order, available);
+  }
+  syncModes();
 }
 
 function setRunning(on: boolean): void {
@@ -146,10 +168,10 @@ form.addEventListener('submit', (e) => {
   void runBoth();
 });
 stopButton.addEventListener('click', () => running?.abort());
-const syncModes = () => {
+function syncModes(): void {
   panes.a.setMode(asMode(modeA));
   panes.b.setMode(asMode(modeB));
-};
+}
 modeA.addEventListener('change', syncModes);
 modeB.addEventListener('change', syncModes);
 
