@@ -108,7 +108,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     gateway = nullGateway('skipped with --no-gateway');
   } else {
     const samples = opts.quick ? 20 : 200;
-    const gwDir = resolve(opts.gatewayBundleDir ?? join(REPO_ROOT, 'models', 'tiny'));
+    // A tiny bundle: the gateway's cost is measured, not the model's (with --quick, the one already decoding).
+    const gwDir = resolve(opts.gatewayBundleDir ?? (opts.quick ? bundleDir : join(REPO_ROOT, 'models', 'tiny')));
     progress?.phase('gateway', samples * 3);
     try {
       await ensureBundle(gwDir, 'tiny');
