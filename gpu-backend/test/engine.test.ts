@@ -90,6 +90,13 @@ describe('judge', () => {
     expect(r.steps[0].provenance.at(-1)).toBe('target');
     await all.dispose();
   });
+  it('is unavailable, with the reason, when the target has no hidden_states output', async () => {
+    const plain = { ...good, manifest: { ...good.manifest, target: { ...good.manifest.target, has_hidden_states: false } } };
+    const e = await createEngine(plain, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, 10) });
+    expect(e.modes).not.toContain('judge');
+    await expect(run(e, prompts[0], { mode: 'judge' })).rejects.toThrow(/judge mode is unavailable: the target target.onnx has no hidden_states output/);
+    await e.dispose();
+  });
   it('a head of the wrong width is refused when the engine is created', async () => {
     await expect(createEngine(good, { ...ONE_THREAD, judge: zeroHead(7, 0) })).rejects.toThrow(/7 weights.*hidden_size is 64/);
   });
