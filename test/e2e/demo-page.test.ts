@@ -67,6 +67,37 @@ describe.skipIf(chromiumMissing)('demo page (fake gateway)', () => {
     expect(b.problems.filter((p) => !p.includes('429'))).toEqual([]);
   });
 
+  it('works from the keyboard alone: Tab to a preset, Enter runs it', async () => {
+    const { page } = b;
+    await page.goto(gateway.url + '/');
+    await page.locator('#model', { hasText: 'model: fake-tiny' }).waitFor();
+    // Skip link, then the first preset button.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.className)).toBe('skip');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.preset)).toBe(DEMO_PRESETS[0].id);
+    await page.keyboard.press('Enter');
+    for (const side of ['a', 'b']) await page.locator(`#pane-${side}[data-state="done"]`).waitFor({ timeout: 20_000 });
+  });
+
+  it('fits a phone screen in dark mode without sideways scrolling', async () => {
+    const phone = await openBrowser({ colorScheme: 'dark', viewport: { width: 390, height: 844 } });
+    try {
+      const { page } = phone;
+      await page.goto(gateway.url + '/');
+      await page.locator('#model', { hasText: 'model: fake-tiny' }).waitFor();
+      await page.locator(`[data-preset="${DEMO_PRESETS[2].id}"]`).click();
+      for (const side of ['a', 'b']) await page.locator(`#pane-${side}[data-state="done"]`).waitFor({ timeout: 20_000 });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      expect(background).toBe('rgb(17, 19, 22)');
+      await page.screenshot({ path: `${OUT}/fake-phone-dark.png`, fullPage: true });
+      expect(phone.problems).toEqual([]);
+    } finally {
+      await phone.close();
+    }
+  });
+
   it('says the backend is down on a 503', async () => {
     const { page } = b;
     gateway.failNext(503);
