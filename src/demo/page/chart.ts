@@ -13,9 +13,10 @@ const DESCRIPTIONS: Record<TimingBar['name'], string> = {
 };
 
 /** The timing breakdown as a small horizontal bar chart (divs; widths set through CSSOM, which the CSP allows). */
-export function renderChart(bars: readonly TimingBar[], scaleMs?: number): HTMLElement {
+export function renderChart(bars: readonly TimingBar[], scaleMs?: number, fromCache = false): HTMLElement {
   const figure = el('figure', { class: 'chart' });
-  figure.append(el('figcaption', {}, 'Server time breakdown (faded: from the Server-Timing header)'));
+  const when = fromCache ? ' — recorded when the answer was generated; edge is this replay' : '';
+  figure.append(el('figcaption', {}, `Server time breakdown (faded: from the Server-Timing header)${when}`));
   const fractions = barFractions(bars, scaleMs);
   bars.forEach((b, i) => {
     const row = el('div', { class: 'bar-row', title: DESCRIPTIONS[b.name] });

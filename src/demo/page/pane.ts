@@ -45,6 +45,7 @@ export class Pane {
   private readonly error: HTMLParagraphElement;
   private readonly chartSlot: HTMLDivElement;
   private bars: TimingBar[] = [];
+  private barsFromCache = false;
 
   constructor(root: HTMLElement, private readonly side: 'a' | 'b') {
     this.title = el('h2', { id: `pane-${side}-title` });
@@ -153,7 +154,8 @@ export class Pane {
       cache = cacheStatus(res.headers.get('x-cache'), serverTiming, final.timings);
       this.showBadge(cache, req.replay);
       this.bars = timingBars(final.timings, serverTiming);
-      this.chartSlot.replaceChildren(renderChart(this.bars));
+      this.barsFromCache = cache === 'hit';
+      this.chartSlot.replaceChildren(renderChart(this.bars, undefined, this.barsFromCache));
       this.status.textContent = `done in ${formatMs(endedAt - startedAt)}`;
       this.root().dataset.state = 'done';
       return { ok: true, elapsedMs: endedAt - startedAt, figures: final, cache };
@@ -168,7 +170,7 @@ export class Pane {
   }
 
   rescaleChart(scaleMs: number): void {
-    if (this.bars.length) this.chartSlot.replaceChildren(renderChart(this.bars, scaleMs));
+    if (this.bars.length) this.chartSlot.replaceChildren(renderChart(this.bars, scaleMs, this.barsFromCache));
   }
 
   private append(segments: ReturnType<typeof chunkSegments>): void {
