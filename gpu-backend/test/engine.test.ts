@@ -54,6 +54,8 @@ describe('exact at temperature 0 equals target', () => {
         expect(spec.tokens).toEqual(ref.tokens);
         expect(bad.tokens).toEqual(ref.tokens);
         expect(spec.text).toBe(ref.text);
+        expect(spec.steps.map((s) => s.text).join('')).toBe(spec.text); // streamed pieces add up to the text
+        expect(spec.steps.flatMap((s) => s.tokens)).toEqual(spec.tokens);
         // Both drafts are actually exercised: rejections happen, and the derived draft is accepted more often.
         expect(bad.done.stats.accepted).toBeLessThan(bad.done.stats.drafted);
         expect(spec.done.stats.accepted).toBeGreaterThanOrEqual(bad.done.stats.accepted);
