@@ -2,19 +2,37 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle, MANIFEST_FILE } from '../bundle/load.ts';
 import type { LoadedBundle } from '../bundle/types.ts';
+import { trainBundleJudge } from '../judge/bundle-judge.ts';
 import type { PresetName } from '../synth/presets.ts';
-import { synthBundle, type SynthProgress } from '../synth/synth-bundle.ts';
+import { synthBundle } from '../synth/synth-bundle.ts';
+
+export interface EnsuredBundle {
+  bundle: LoadedBundle;
+  /** What this call had to do: build the models, train the judge head. */
+  built: boolean;
+  trainedJudge: boolean;
+}
 
 /**
- * The bundle at `dir`, built from the synthetic `preset` first when it is missing. A bundle that
- * exists is used as it is (delete the directory to rebuild it).
+ * The bundle at `dir`, built from the synthetic `preset` first when it is missing. A synthetic bundle
+ * without a judge head gets one trained on its own models (mine → collect → train), so judge mode can
+ * be measured. A bundle that is not synthetic is used exactly as it is.
  */
-export async function ensureBundle(dir: string, preset: PresetName, onProgress?: (p: SynthProgress) => void): Promise<{ bundle: LoadedBundle; built: boolean }> {
+export async function ensureBundle(dir: string, preset: PresetName, log: (line: string) => void = () => {}): Promise<EnsuredBundle> {
   let built = false;
   if (!existsSync(join(dir, MANIFEST_FILE))) {
     if (existsSync(dir)) throw new Error(`${dir} exists but has no ${MANIFEST_FILE}; remove it or pass another --bundle`);
-    await synthBundle({ preset, out: dir, onProgress });
+    log(`bench: building the '${preset}' synthetic bundle in ${dir}`);
+    await synthBundle({ preset, out: dir });
     built = true;
   }
-  return { bundle: await loadBundle(dir), built };
+  let bundle = await loadBundle(dir);
+  let trainedJudge = false;
+  if (!bundle.judge && !bundle.manifest.target.has_judge_logits && bundle.manifest.meta?.synth != null) {
+    log(`bench: training a judge head for ${dir}`);
+    await trainBundleJudge(dir, { log });
+    bundle = await loadBundle(dir);
+    trainedJudge = true;
+  }
+  return { bundle, built, trainedJudge };
 }

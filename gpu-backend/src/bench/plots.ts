@@ -75,14 +75,14 @@ export function gatewayLatencySpec(gateway: GatewayResult): TopLevelSpec {
   const values = Object.entries(gateway.samples_ms ?? {}).flatMap(([series, samples]) => samples.map((ms) => ({ series, ms })));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: 'Gateway: request latency (loopback)',
+    title: 'Gateway: request latency (loopback; box = p25–p75, whiskers = min–max)',
     data: { values },
     width: 480,
-    height: 40,
+    height: { step: 28 },
     mark: { type: 'boxplot', extent: 'min-max' },
     encoding: {
-      row: { field: 'series', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } },
-      x: { field: 'ms', type: 'quantitative', title: 'ms', scale: { type: 'log' } },
+      y: { field: 'series', type: 'nominal', title: null, sort: null, axis: { labelLimit: 320 } },
+      x: { field: 'ms', type: 'quantitative', title: 'ms (log scale)', scale: { type: 'log' } },
     },
   };
 }

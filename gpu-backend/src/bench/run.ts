@@ -36,6 +36,8 @@ export interface BenchOptions {
   /** onnxruntime intra-op threads for the engine and the roofline alike (default: every core). */
   threads?: number;
   progress?: BenchProgress;
+  /** Lines about slow one-off work (building a bundle, training a judge): stderr in the CLI. */
+  log?: (line: string) => void;
 }
 
 /** What a progress bar needs: a phase with a known number of units, then ticks. */
@@ -69,9 +71,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
 
   const bundleDir = resolve(opts.bundleDir ?? join(REPO_ROOT, 'models', plan.preset));
   progress?.phase('bundle', 1);
-  const { bundle, built } = await ensureBundle(bundleDir, plan.preset as PresetName);
+  const { bundle, built, trainedJudge } = await ensureBundle(bundleDir, plan.preset as PresetName, opts.log);
   progress?.tick();
   if (built) notes.push(`The bundle was built by this run (synthetic preset '${plan.preset}').`);
+  if (trainedJudge) notes.push('The judge head was trained by this run on the bundle’s own draft/target (verdict judge train).');
 
   const weights = weightBytesPerStep(bundle.targetPath);
   const rooflineRuns = opts.quick ? 10 : 40;
@@ -112,7 +115,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const gwDir = resolve(opts.gatewayBundleDir ?? (opts.quick ? bundleDir : join(REPO_ROOT, 'models', 'tiny')));
     progress?.phase('gateway', samples * 3);
     try {
-      await ensureBundle(gwDir, 'tiny');
+      await ensureBundle(gwDir, 'tiny', opts.log);
       const stack = await startGatewayStack(gwDir);
       try {
         gateway = await measureGateway(stack, {

@@ -63,6 +63,7 @@ export function command(): Command {
         threads: o.threads,
         gateway: o.gateway,
         progress: progressBar(o.progress),
+        log: (line) => process.stderr.write(`${line}\n`),
       });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
