@@ -23,6 +23,7 @@ interface SynthFlags {
   seed: number;
   force: boolean;
   sweep?: number[];
+  prompts: number;
 }
 
 export function command(): Command {
@@ -38,6 +39,7 @@ export function command(): Command {
     .option('--seed <n>', 'weight and vocabulary seed', integer, 0)
     .option('--force', 'replace an existing bundle at --out', false)
     .option('--sweep <scales>', 'instead of writing a bundle, measure greedy draft/target agreement for each comma-separated residual scale', numberList)
+    .option('--prompts <n>', 'with --sweep: random prompts to continue greedily (48 tokens each)', integer, 8)
     .addHelpText(
       'after',
       `\nPresets:\n${Object.entries(PRESETS)
@@ -46,15 +48,20 @@ export function command(): Command {
     )
     .action(async (o: SynthFlags) => {
       if (!isPresetName(o.preset)) throw new Error(`unknown preset ${o.preset}`);
-      if (o.sweep) return sweep(o.preset, o.sweep, o.seed);
+      if (o.sweep) return sweep(o.preset, o.sweep, o.seed, o.prompts);
       if (!o.out) throw new Error("synth: --out <dir> is required (or --sweep to only measure agreement)");
       await write(o.preset, o.out, o);
     });
 }
 
-async function sweep(preset: PresetName, scales: number[], seed: number): Promise<void> {
+async function sweep(preset: PresetName, scales: number[], seed: number, prompts: number): Promise<void> {
   process.stdout.write(`${preset}: greedy draft/target agreement (disagreements: draft token is target's 2nd / in top 5 / its mean target prob)\n${SWEEP_HEADER}\n`);
-  const { steps } = await sweepResidualScale(preset, scales, { seed, prompts: 8, genLen: 48, timeSteps: true, onRow: (r) => process.stdout.write(`${formatSweepRow(r)}\n`) });
+  const { steps } = await sweepResidualScale(preset, scales, {
+    weightSeed: seed,
+    agreement: { prompts, genLen: 48 },
+    timeSteps: true,
+    onRow: (r) => process.stdout.write(`${formatSweepRow(r)}\n`),
+  });
   if (steps) {
     process.stdout.write(
       `decode step (1 token after 64, 1 thread): target ${steps.targetMs.toFixed(3)} ms, draft ${steps.draftMs.toFixed(3)} ms, ratio ${(steps.targetMs / steps.draftMs).toFixed(1)}\n`,

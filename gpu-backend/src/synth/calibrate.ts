@@ -22,18 +22,18 @@ export interface StepTimes {
 export async function sweepResidualScale(
   preset: PresetName,
   scales: number[],
-  opts: AgreementOptions & { seed?: number; threads?: number; timeSteps?: boolean; onRow?: (row: SweepRow) => void } = {},
+  opts: { weightSeed?: number; agreement?: AgreementOptions; threads?: number; timeSteps?: boolean; onRow?: (row: SweepRow) => void } = {},
 ): Promise<{ rows: SweepRow[]; steps?: StepTimes }> {
   const rows: SweepRow[] = [];
   let steps: StepTimes | undefined;
   for (const residualScale of scales) {
     const c: LlamaConfig = { ...PRESETS[preset], residualScale };
-    const w = makeWeights(c, opts.seed ?? 0);
+    const w = makeWeights(c, opts.weightSeed ?? 0);
     const spec = (layers: number) => ({ num_layers: layers, num_kv_heads: c.numKvHeads, head_dim: headDim(c) });
     const target = await DecoderRunner.open(Buffer.concat(buildDecoderOnnx(c, w, c.numLayers, 'target')), spec(c.numLayers), opts.threads);
     const draft = await DecoderRunner.open(Buffer.concat(buildDecoderOnnx(c, w, c.draftLayers, 'draft')), spec(c.draftLayers), opts.threads);
     try {
-      const row = { residualScale, ...(await measureAgreement(target, draft, c.vocabSize, opts)) };
+      const row = { residualScale, ...(await measureAgreement(target, draft, c.vocabSize, opts.agreement)) };
       rows.push(row);
       opts.onRow?.(row);
       if (opts.timeSteps && !steps) steps = { targetMs: await timeDecodeStep(target), draftMs: await timeDecodeStep(draft) };
