@@ -9,6 +9,9 @@ export type FlightOpening =
   | { kind: 'sse'; requestId: string | null; serverTiming: string | null; upstreamMs: number };
 
 const encoder = new TextEncoder();
+/** Longest a listener in another request waits before re-checking the flight (see `changed`). */
+const POLL_MS = 20;
+const CANCEL_POLL_MS = 50;
 
 function isErrorEvent(data: string): boolean {
   if (!data.startsWith('{"error"') && !data.includes('"error":{')) return false;
@@ -32,41 +35,52 @@ export class Flight {
   /** Resolves with a record to cache when the answer completed cleanly, otherwise null. */
   readonly finished: Promise<CachedAnswer | null>;
 
+  // Workers forbid touching one request's I/O objects (AbortController, streams) from another request, and a
+  // follower runs in its own request. So everything a follower reads or writes here is plain data, and each
+  // waiter creates its own promise; only the leader's context touches the upstream objects.
   private readonly controller = new AbortController();
   private readonly events: RecordedEvent[] = [];
   private subscribers = 0;
   private ended = false;
+  private cancelled = false;
   private sawDone = false;
   /** The error event the gateway appends (stall, broken or truncated stream). */
   private failure: OpenAIErrorBody | null = null;
-  private changed: { promise: Promise<void>; resolve: () => void };
+  private waiters = new Set<() => void>();
   private upstream?: UpstreamResponse;
 
   constructor(
     start: (signal: AbortSignal) => Promise<UpstreamResponse>,
     private readonly stallTimeoutMs: number,
   ) {
-    this.changed = this.newSignal();
     let settle!: (r: CachedAnswer | null) => void;
     this.finished = new Promise((r) => (settle = r));
     this.opening = this.open(start, settle);
     this.opening.catch(() => settle(null));
   }
 
+  /** Cancelled because every listener left: a new request must not join it. */
   get aborted(): boolean {
-    return this.controller.signal.aborted;
+    return this.cancelled;
   }
 
-  private newSignal() {
-    let resolve!: () => void;
-    const promise = new Promise<void>((r) => (resolve = r));
-    return { promise, resolve };
+  /**
+   * Resolves when something changed (new events, end, cancellation), or after POLL_MS at the latest. The
+   * timer matters: a request waiting only on a promise that another request resolves has no I/O of its own,
+   * and workerd cancels it as hung; the timer is I/O in the waiter's own context and bounds the wait.
+   */
+  private changed(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return new Promise<void>((resolve) => {
+      this.waiters.add(resolve);
+      timer = setTimeout(resolve, POLL_MS);
+    }).finally(() => clearTimeout(timer));
   }
 
   private wake(): void {
-    const { resolve } = this.changed;
-    this.changed = this.newSignal();
-    resolve();
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const w of waiters) w();
   }
 
   private async open(start: (signal: AbortSignal) => Promise<UpstreamResponse>, settle: (r: CachedAnswer | null) => void): Promise<FlightOpening> {
@@ -97,6 +111,11 @@ export class Flight {
     try {
       for (;;) {
         const chunk = await this.readWithin(reader);
+        if (chunk === 'cancelled' || this.cancelled) {
+          void reader.cancel().catch(() => {});
+          this.upstream?.abort();
+          return null;
+        }
         if (chunk === 'stalled') {
           this.fail(errorBody(`The backend sent nothing for ${this.stallTimeoutMs} ms; the stream was ended`, 'timeout_error', null, 'stream_stalled'));
           void reader.cancel().catch(() => {});
@@ -127,13 +146,17 @@ export class Flight {
     return upstreamError ? null : { v: 1, kind: 'sse', events: this.events, requestId, created: Date.now() };
   }
 
-  private async readWithin(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array> | 'stalled'> {
+  private async readWithin(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array> | 'stalled' | 'cancelled'> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stalled = new Promise<'stalled'>((r) => (timer = setTimeout(() => r('stalled'), this.stallTimeoutMs)));
+    // A follower that cancels cannot touch this request's reader; it sets the flag, and this checks it.
+    let poll: ReturnType<typeof setInterval> | undefined;
+    const cancelled = new Promise<'cancelled'>((r) => (poll = setInterval(() => this.cancelled && r('cancelled'), CANCEL_POLL_MS)));
     try {
-      return await Promise.race([reader.read(), stalled]);
+      return await Promise.race([reader.read(), stalled, cancelled]);
     } finally {
       clearTimeout(timer);
+      clearInterval(poll);
     }
   }
 
@@ -154,9 +177,15 @@ export class Flight {
       signal?.removeEventListener('abort', leave);
       this.subscribers--;
       if (this.subscribers === 0 && !this.ended) {
-        this.controller.abort(new ApiError(499, 'every client of this generation disconnected'));
-        this.upstream?.abort();
+        this.cancelled = true;
         this.fail(errorBody('The request was cancelled', 'server_error', null, 'cancelled'));
+        try {
+          // Works from the leader's own request; from a follower's, the pump (woken by fail) aborts instead.
+          this.controller.abort(new ApiError(499, 'every client of this generation disconnected'));
+          this.upstream?.abort();
+        } catch {
+          // a different request's I/O object: see above
+        }
       }
     };
     if (signal?.aborted) queueMicrotask(leave);
@@ -173,7 +202,7 @@ export class Flight {
     return new ReadableStream<Uint8Array>(
       {
         pull: async (ctrl) => {
-          while (next >= this.events.length && !this.ended) await this.changed.promise;
+          while (next >= this.events.length && !this.ended) await this.changed();
           if (next < this.events.length) {
             let text = '';
             for (; next < this.events.length; next++) text += sseData(transform(this.events[next].data));
