@@ -81,20 +81,38 @@ describe.skipIf(chromiumMissing)('demo page (fake gateway)', () => {
   });
 
   it('fits a phone screen in dark mode without sideways scrolling', async () => {
-    const phone = await openBrowser({ colorScheme: 'dark', viewport: { width: 390, height: 844 } });
+    const { page } = b;
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.emulateMedia({ colorScheme: 'dark' });
     try {
-      const { page } = phone;
       await page.goto(gateway.url + '/');
       await page.locator('#model', { hasText: 'model: fake-tiny' }).waitFor();
       await page.locator(`[data-preset="${DEMO_PRESETS[2].id}"]`).click();
       for (const side of ['a', 'b']) await page.locator(`#pane-${side}[data-state="done"]`).waitFor({ timeout: 20_000 });
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-      const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-      expect(background).toBe('rgb(17, 19, 22)');
+      expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(17, 19, 22)');
       await page.screenshot({ path: `${OUT}/fake-phone-dark.png`, fullPage: true });
-      expect(phone.problems).toEqual([]);
     } finally {
-      await phone.close();
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
+  });
+
+  it('Stop ends both streams, says so, and the gateway sees the client leave', async () => {
+    const { page } = b;
+    gateway.setStepMs(300);
+    try {
+      await page.locator('#prompt').fill('A slow one, to be stopped');
+      await page.locator('#run').click();
+      await page.locator('#pane-a .output span').first().waitFor();
+      await page.locator('#stop').click();
+      for (const side of ['a', 'b']) await page.locator(`#pane-${side} .error`, { hasText: 'Stopped.' }).waitFor();
+      await page.locator('#run:enabled').waitFor();
+      const deadline = Date.now() + 5000;
+      while (gateway.abandoned < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(gateway.abandoned).toBe(2);
+    } finally {
+      gateway.setStepMs(25);
     }
   });
 

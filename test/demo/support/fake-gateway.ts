@@ -21,6 +21,10 @@ export interface FakeGateway {
   requests: { path: string; body: unknown; replay: string | null }[];
   /** Next demo chat request answers with this status (then back to normal). */
   failNext(status: number, retryAfter?: string): void;
+  /** Time between generated steps from now on. */
+  setStepMs(ms: number): void;
+  /** Generations whose client went away before the end. */
+  abandoned: number;
   close(): Promise<void>;
 }
 
@@ -39,7 +43,8 @@ interface Recorded {
 }
 
 export async function startFakeGateway(opts: { stepMs?: number } = {}): Promise<FakeGateway> {
-  const stepMs = opts.stepMs ?? 25;
+  let stepMs = opts.stepMs ?? 25;
+  let abandoned = 0;
   const headers = await assetHeaders();
   const cache = new Map<string, Recorded>();
   const requests: FakeGateway['requests'] = [];
@@ -97,7 +102,10 @@ export async function startFakeGateway(opts: { stepMs?: number } = {}): Promise<
     };
     for (const data of fakeAnswer(body, stepMs)) {
       if (data.delayMs) await sleep(data.delayMs);
-      if (res.destroyed) return;
+      if (res.destroyed) {
+        abandoned++;
+        return;
+      }
       emit(data.payload);
     }
     cache.set(key, recorded);
@@ -119,6 +127,10 @@ export async function startFakeGateway(opts: { stepMs?: number } = {}): Promise<
     url: `http://127.0.0.1:${port}`,
     requests,
     failNext: (status, retryAfter) => (failure = { status, retryAfter }),
+    setStepMs: (ms) => (stepMs = ms),
+    get abandoned() {
+      return abandoned;
+    },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
