@@ -88,7 +88,12 @@ export class DecoderSession {
     for (let i = 0; i < this.spec.num_layers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
     if (want.hidden) fetches.push('hidden_states');
     if (want.judge) fetches.push('judge_logits');
-    const out = await this.session.run(feeds, fetches);
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run(feeds, fetches);
+    } catch (err) {
+      throw new EngineError(`${this.path}: inference failed over ${S} tokens at position ${P}: ${(err as Error).message}`, 'runtime');
+    }
     cache.adopt(out, P + S);
     return {
       logits: (out.logits as ort.Tensor).data as Float32Array,
