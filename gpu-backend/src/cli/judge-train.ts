@@ -80,7 +80,7 @@ export function bundleCommand(): Command {
     .option('--prompts <n>', 'number of generated prompts (default: by model size)', positiveInt)
     .option('--max-tokens <n>', 'tokens per prompt (default: by model size)', positiveInt)
     .option('--k <k>', 'draft tokens per step', positiveInt, 4)
-    .option('--draft-temperature <t>', 'draft sampling temperature while mining', nonNegative, 1)
+    .option('--draft-temperature <t>', 'draft sampling temperature while mining (0 = greedy)', nonNegative, 0)
     .addOption(new Option('--precision <p>', 'threshold goal').argParser(unitInterval).default(0.9))
     .option('--seed <n>', 'prompt, sampling and split seed', nonNegativeInt, 0)
     .action(async (o: { bundle: string; rule: string; prompts?: number; maxTokens?: number; k: number; draftTemperature: number; precision: number; seed: number }) => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JudgeHead } from '../bundle/judge-head.ts';
 import { loadBundle, MANIFEST_FILE } from '../bundle/load.ts';
-import { BundleManifestSchema } from '../bundle/manifest.ts';
+import { BundleManifestSchema, type BundleManifest } from '../bundle/manifest.ts';
 import { collectEmbeddings } from './collect.ts';
 import { sha256Bytes, writeFileAtomic } from './files.ts';
 import type { ThresholdGoal } from './metrics.ts';
@@ -22,7 +22,7 @@ export interface BundleJudgeOptions {
   prompts?: number;
   maxTokens?: number;
   k?: number;
-  /** Draft sampling temperature while mining (default 1: synthetic drafts agree too often greedily to give negatives). */
+  /** Draft sampling temperature while mining (default 0: greedy, as served). */
   draftTemperature?: number;
   goal?: ThresholdGoal;
   seed?: number;
@@ -37,7 +37,7 @@ export interface BundleJudgeResult {
 
 /** Mining sizes per target width: tiny bundles train in about a second, bench ones in minutes. */
 export function defaultJudgeSizes(hiddenSize: number): { prompts: number; maxTokens: number } {
-  return hiddenSize <= 128 ? { prompts: 24, maxTokens: 24 } : { prompts: 40, maxTokens: 48 };
+  return hiddenSize <= 128 ? { prompts: 12, maxTokens: 16 } : { prompts: 40, maxTokens: 48 };
 }
 
 /**
@@ -57,7 +57,7 @@ export async function trainBundleJudge(bundleDir: string, opts: BundleJudgeOptio
   const work = await mkdtemp(join(tmpdir(), 'verdict-judge-'));
   try {
     const data = join(work, 'data.jsonl');
-    const draftTemperature = opts.draftTemperature ?? 1;
+    const draftTemperature = opts.draftTemperature ?? 0;
     const mined = await mineBundle(bundle, prompts, data, {
       rule,
       k: opts.k ?? 4,
@@ -101,4 +101,19 @@ export async function writeBundleHead(bundleDir: string, head: JudgeHead): Promi
   const file = manifest.judge?.file ?? JUDGE_FILE;
   await writeFileAtomic(join(bundleDir, file), text);
   await writeFileAtomic(manifestPath, `${JSON.stringify({ ...manifest, judge: { file, sha256: sha256Bytes(text) } }, null, 2)}\n`);
+}
+
+/**
+ * The synth pipeline's step (runs on the finished models in the bundle's temp directory, before
+ * synth writes bundle.json): writes a provisional bundle.json so the bundle loads, trains and
+ * installs the head, and hands the resulting `judge` entry back to synth's manifest.
+ */
+export function judgeSynthStep(opts: BundleJudgeOptions = {}) {
+  return async (ctx: { dir: string; manifest: BundleManifest }): Promise<void> => {
+    const manifestPath = join(ctx.dir, MANIFEST_FILE);
+    await writeFileAtomic(manifestPath, `${JSON.stringify(ctx.manifest, null, 2)}\n`);
+    await trainBundleJudge(ctx.dir, opts);
+    const updated = BundleManifestSchema.parse(JSON.parse(await readFile(manifestPath, 'utf8')));
+    ctx.manifest.judge = updated.judge;
+  };
 }
