@@ -105,6 +105,16 @@ describe('synthetic decoders', () => {
     expect(maxAbsDiff(t.logits, d.logits)).toBeGreaterThan(1e-3);
   });
 
+  it('can build a deliberately bad draft from independent weights', async () => {
+    const bad = await synthBundle({ preset: 'tiny', out: join(dir, 'bad'), seed: 7, independentDraftSeed: 99 });
+    expect(bad.manifest.target.sha256).toBe(tiny.manifest.target.sha256);
+    expect(bad.manifest.draft.sha256).not.toBe(tiny.manifest.draft.sha256);
+    const badDraft = await DecoderRunner.open(join(bad.dir, 'draft.onnx'), bad.manifest.draft);
+    const r = await measureAgreement(target, badDraft, bad.manifest.target.vocab_size, { prompts: 2, genLen: 16 });
+    await badDraft.release();
+    expect(r.agreement).toBeLessThan(0.2);
+  });
+
   it('is deterministic: same seed gives the same sha256s, another seed differs', async () => {
     const again = await synthBundle({ preset: 'tiny', out: join(dir, 'again'), seed: 7 });
     const other = await synthBundle({ preset: 'tiny', out: join(dir, 'other'), seed: 8 });

@@ -24,6 +24,7 @@ interface SynthFlags {
   force: boolean;
   sweep?: number[];
   prompts: number;
+  independentDraftSeed?: number;
 }
 
 export function command(): Command {
@@ -38,6 +39,7 @@ export function command(): Command {
     .option('--residual-scale <x>', "scale of the target's residual branches beyond the draft's layers (default: the preset's calibrated value)", number)
     .option('--seed <n>', 'weight and vocabulary seed', integer, 0)
     .option('--force', 'replace an existing bundle at --out', false)
+    .option('--independent-draft-seed <n>', 'draft from independent random weights (a deliberately bad draft, for tests)', integer)
     .option('--sweep <scales>', 'instead of writing a bundle, measure greedy draft/target agreement for each comma-separated residual scale', numberList)
     .option('--prompts <n>', 'with --sweep: random prompts to continue greedily (48 tokens each)', integer, 8)
     .addHelpText(
@@ -81,6 +83,7 @@ async function write(preset: PresetName, out: string, o: SynthFlags): Promise<vo
     seed: o.seed,
     residualScale: o.residualScale,
     force: o.force,
+    independentDraftSeed: o.independentDraftSeed,
     onProgress: (p) => {
       if (bar) bar.update(Math.round(p.fraction * 100), { stage: p.stage });
       else if (p.stage !== lastStage && preset !== 'tiny') process.stderr.write(`synth: ${p.stage} (${Math.round(p.fraction * 100)}%)\n`);

@@ -26,6 +26,11 @@ export interface SynthOptions {
   seed?: number;
   /** Overrides the preset's calibrated residual scale. */
   residualScale?: number;
+  /**
+   * Build the draft from independent random weights with this seed instead of the target's first
+   * layers: a deliberately bad draft (near-zero agreement) for testing that verification holds.
+   */
+  independentDraftSeed?: number;
   /** Replace an existing bundle at `out`. */
   force?: boolean;
   /** Fine-grained config overrides (tests, calibration). */
@@ -69,7 +74,8 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
     const weights = makeWeights(config, seed, (done, total) => progress({ stage: 'weights', fraction: 0.4 * (done / total) }));
     const target = await writeChunks(join(tmp, TARGET_FILE), buildDecoderOnnx(config, weights, config.numLayers, 'target'));
     progress({ stage: 'target', fraction: 0.75 });
-    const draft = await writeChunks(join(tmp, DRAFT_FILE), buildDecoderOnnx(config, weights, config.draftLayers, 'draft'));
+    const draftWeights = opts.independentDraftSeed === undefined ? weights : makeWeights(config, opts.independentDraftSeed);
+    const draft = await writeChunks(join(tmp, DRAFT_FILE), buildDecoderOnnx(config, draftWeights, config.draftLayers, 'draft'));
     progress({ stage: 'draft', fraction: 0.85 });
     const tokenizer = JSON.stringify(buildTokenizerJson(config.vocabSize, seed));
     await writeFile(join(tmp, TOKENIZER_FILE), tokenizer);
@@ -88,7 +94,7 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
     });
     const manifest: BundleManifest = {
       format: BUNDLE_FORMAT,
-      name: `synth-${opts.preset}`,
+      name: `synth-${opts.preset}${opts.independentDraftSeed === undefined ? '' : '-bad-draft'}`,
       target: decoder(TARGET_FILE, target, config.numLayers),
       draft: decoder(DRAFT_FILE, draft, config.draftLayers),
       tokenizer: { file: TOKENIZER_FILE, sha256: sha256Bytes(tokenizer) },
@@ -101,6 +107,7 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
           preset: opts.preset,
           seed,
           residual_scale: config.residualScale,
+          ...(opts.independentDraftSeed === undefined ? {} : { independent_draft_seed: opts.independentDraftSeed }),
           config,
           target_params: paramCount(config, config.numLayers),
           draft_params: paramCount(config, config.draftLayers),
