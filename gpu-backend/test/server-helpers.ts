@@ -56,7 +56,7 @@ export async function scrape(base: string): Promise<Map<string, number>> {
   return out;
 }
 
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SseParser } from '@verdict/protocol';
 import { startServer, type RunningServer } from '../src/server/start.ts';
@@ -72,6 +73,34 @@ describe('serving lifecycle (fake engine)', () => {
     await waitFor(async () => (await scrape(s.url)).get('verdict_requests_running') === 0);
   });
 
+  it('the HTTP thread stays responsive while a worker is blocked in 400 ms engine steps', async () => {
+    process.env.FAKE_STEP_MS = '400';
+    const s = track(await start({ bundle: 'fake', runtime: FAKE_RUNTIME }));
+    await fetch(`${s.url}/healthz`); // warm up the HTTP client outside the measurement
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    const res = await postJson(`${s.url}/v1/completions`, completion({ max_tokens: 6, stream: true }));
+    // Health checks while the worker is mid-step (6 steps of 400 ms are still to come).
+    const pings: { status: number; ms: number }[] = [];
+    const ping = async () => {
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setTimeout(r, 150));
+        const t = performance.now();
+        const status = (await fetch(`${s.url}/healthz`)).status;
+        pings.push({ status, ms: performance.now() - t });
+      }
+    };
+    const [events] = await Promise.all([readEvents(res), ping()]);
+    h.disable();
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(pings.map((p) => p.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    // Had a step run on this thread, the loop would have stalled for 400 ms at a time and a ping
+    // would wait 200 ms on average. Bounds leave room for a busy shared CI machine.
+    const median = pings.map((p) => p.ms).sort((a, b) => a - b)[3];
+    expect(median).toBeLessThan(150);
+    expect(h.max / 1e6).toBeLessThan(300);
+  });
+
   it('a crashing worker fails only its request (500, no internals) and is replaced', async () => {
     const s = track(await start({ bundle: 'fake', runtime: FAKE_RUNTIME, workers: 2, concurrency: 2 }));
     const bystander = postJson(`${s.url}/v1/completions`, completion({ max_tokens: 100 }));
@@ -91,10 +120,10 @@ describe('serving lifecycle (fake engine)', () => {
 
   it('shutdown lets short requests finish, ends long streams with an error event, refuses new work', async () => {
     process.env.FAKE_STEP_MS = '20';
-    const s = await start({ bundle: 'fake', runtime: FAKE_RUNTIME, drainTimeoutMs: 1500 });
+    const s = await start({ bundle: 'fake', runtime: FAKE_RUNTIME, drainTimeoutMs: 3000 });
     const long = await postJson(`${s.url}/v1/completions`, completion({ max_tokens: 500, stream: true }));
     expect(long.status).toBe(200);
-    const short = postJson(`${s.url}/v1/completions`, completion({ max_tokens: 25 }));
+    const short = postJson(`${s.url}/v1/completions`, completion({ max_tokens: 10 }));
     await waitFor(async () => (await scrape(s.url)).get('verdict_requests_running') === 2);
     const closed = s.close();
     const refused = await postJson(`${s.url}/v1/completions`, completion()).then((r) => r.status, () => 'connection refused');
