@@ -23,6 +23,7 @@ const verdict = byId<HTMLParagraphElement>('verdict');
 const panes = { a: new Pane(byId('pane-a'), 'a'), b: new Pane(byId('pane-b'), 'b') };
 
 let model: string | null = null;
+let noJudge = false;
 let running: AbortController | null = null;
 
 function showFormError(message: string | null): void {
@@ -53,11 +54,15 @@ async function ensureModel(): Promise<string | null> {
     const list: unknown = await res.json();
     model = pickModel(list);
     if (!model) showFormError('The gateway lists no models, so there is nothing to run.');
-    else offerModes(modesOf(list, model));
+    else {
+      const modes = modesOf(list, model);
+      noJudge = modes != null && !modes.includes('judge');
+      offerModes(modes);
+    }
   } catch (e) {
     showFormError(describeNetworkError(e));
   }
-  modelLine.textContent = model ? `model: ${model}` : '';
+  modelLine.textContent = model ? `model: ${model}${noJudge ? ' (no judge head, so the judge mode is off)' : ''}` : '';
   return model;
 }
 
