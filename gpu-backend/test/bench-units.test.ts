@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import type { DecodeEvent, DecodeRequest, DecodeStats } from '../src/engine/types.ts';
 import { evaluateGoals } from '../src/bench/goals.ts';
@@ -34,6 +35,22 @@ describe('roofline', () => {
     expect(w.totalBytes).toBe(3 * 64 * 64 * 4);
     expect(w.perStepBytes).toBe(w.totalBytes);
     expect(w.gatheredTables).toEqual([]);
+    // A second graph fragment (protobuf merges it into the first; ORT reads both) with an embedding table.
+    const { onnx } = onnxProto;
+    const fragment = onnx.ModelProto.encode(
+      onnx.ModelProto.create({
+        graph: {
+          node: [{ opType: 'Gather', input: ['table', 'ids'], output: ['e'] }],
+          initializer: [{ name: 'table', dims: [100, 64], dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(100 * 64 * 4) }],
+        },
+      }),
+    ).finish();
+    const merged = join(dir, 'merged.onnx');
+    writeFileSync(merged, Buffer.concat([matmulChainModel(3, 64), fragment]));
+    const m = weightBytesPerStep(merged);
+    expect(m.totalBytes).toBe(3 * 64 * 64 * 4 + 100 * 64 * 4);
+    expect(m.perStepBytes).toBe(3 * 64 * 64 * 4 + 64 * 4);
+    expect(m.gatheredTables).toEqual(['table']);
     const r = await measureRoofline({ bytes: 4 * 512 * 512 * 4, runs: 3, warmup: 1 });
     expect(r.layers).toBe(4);
     expect(r.bytes).toBe(4 * 512 * 512 * 4);

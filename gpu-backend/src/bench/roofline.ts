@@ -16,15 +16,59 @@ export interface WeightBytes {
   gatheredTables: string[];
 }
 
+/** Reads a base-128 varint at `pos` (protobuf wire format); returns the value and the next position. */
+function varint(buf: Uint8Array, pos: number, file: string): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (let i = pos; i < buf.length; i++) {
+    const b = buf[i];
+    value += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) return [value, i + 1];
+    scale *= 128;
+  }
+  throw new Error(`${file}: truncated protobuf varint at byte ${pos}`);
+}
+
+/**
+ * The graph's nodes and initializers. ModelProto.graph may be written as several fragments (protobuf
+ * merges repeated occurrences of a message field, and our synth streams its weights that way), but
+ * protobufjs keeps only the last one; so the top level is walked here and every fragment decoded.
+ */
+function readGraph(buf: Uint8Array, file: string): { node: onnxProto.onnx.INodeProto[]; initializer: onnxProto.onnx.ITensorProto[] } {
+  const GRAPH_FIELD = 7;
+  const node: onnxProto.onnx.INodeProto[] = [];
+  const initializer: onnxProto.onnx.ITensorProto[] = [];
+  let fragments = 0;
+  let pos = 0;
+  while (pos < buf.length) {
+    const [tag, afterTag] = varint(buf, pos, file);
+    const wireType = tag & 7;
+    if (wireType === 0) [, pos] = varint(buf, afterTag, file);
+    else if (wireType === 1) pos = afterTag + 8;
+    else if (wireType === 5) pos = afterTag + 4;
+    else if (wireType === 2) {
+      const [len, start] = varint(buf, afterTag, file);
+      pos = start + len;
+      if (pos > buf.length) throw new Error(`${file}: truncated protobuf field ${tag >>> 3}`);
+      if (tag >>> 3 === GRAPH_FIELD) {
+        const g = onnx.GraphProto.decode(buf.subarray(start, pos));
+        node.push(...g.node);
+        initializer.push(...g.initializer);
+        fragments++;
+      }
+    } else throw new Error(`${file}: not an ONNX model (protobuf wire type ${wireType} at byte ${pos})`);
+  }
+  if (fragments === 0) throw new Error(`${file}: ONNX model has no graph`);
+  return { node, initializer };
+}
+
 /**
  * What one 1-token decode step of this ONNX decoder reads from memory in weights. Parsed from the
  * graph, not estimated from the file size: embeddings are gathered (one row per token) while every
  * MatMul weight is streamed whole. KV-cache reads are left out (small at the bench's context lengths).
  */
 export function weightBytesPerStep(onnxPath: string): WeightBytes {
-  const model = onnx.ModelProto.decode(readFileSync(onnxPath));
-  const graph = model.graph;
-  if (!graph) throw new Error(`${onnxPath}: ONNX model has no graph`);
+  const { node, initializer } = readGraph(readFileSync(onnxPath), onnxPath);
   const uses = new Map<string, { gatherData: number; other: number }>();
   const visit = (nodes: onnxProto.onnx.INodeProto[]) => {
     for (const node of nodes) {
@@ -36,11 +80,11 @@ export function weightBytesPerStep(onnxPath: string): WeightBytes {
       });
     }
   };
-  visit(graph.node ?? []);
+  visit(node);
   let totalBytes = 0;
   let perStepBytes = 0;
   const gatheredTables: string[] = [];
-  for (const t of graph.initializer ?? []) {
+  for (const t of initializer) {
     const dims = (t.dims ?? []).map(Number);
     const elementBytes = BYTES_PER_ELEMENT[t.dataType ?? 1];
     if (elementBytes === undefined) throw new Error(`${onnxPath}: initializer ${t.name} has unsupported data type ${t.dataType}`);
