@@ -105,6 +105,21 @@ describe('gateway in Miniflare in front of real verdict serve backends', () => {
     expect((await generations(a)) + (await generations(b))).toBe(before + 1);
   });
 
+  it('when the first of two coalesced clients leaves, the other still gets the whole answer', async () => {
+    const body = chat('leader leaves', { stream: true, max_tokens: 120 });
+    const direct = contentOf(await sseEvents(await post(a.url, '/v1/chat/completions', body, { key: null })));
+    const leaving = new AbortController();
+    const leader = await post(gw.url, '/v1/chat/completions', body, { signal: leaving.signal });
+    const follower = await post(gw.url, '/v1/chat/completions', body);
+    expect(follower.headers.get('x-verdict-coalesced')).toBe('true');
+    const reader = leader.body!.getReader();
+    await reader.read();
+    leaving.abort();
+    const events = await sseEvents(follower);
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(contentOf(events)).toBe(direct);
+  });
+
   it('refuses a malformed body at the edge: it never reaches a backend', async () => {
     const before = [await scrape(a.url), await scrape(b.url)].map((m) => total(m, 'verdict_requests_total{route="/v1/'));
     const res = await post(gw.url, '/v1/chat/completions', { model: MODEL, messages: 'not a list' });
