@@ -25,6 +25,7 @@ interface SynthFlags {
   sweep?: number[];
   prompts: number;
   independentDraftSeed?: number;
+  judge: boolean;
 }
 
 export function command(): Command {
@@ -39,6 +40,7 @@ export function command(): Command {
     .option('--residual-scale <x>', "scale of the target's residual branches beyond the draft's layers (default: the preset's calibrated value)", number)
     .option('--seed <n>', 'weight and vocabulary seed', integer, 0)
     .option('--force', 'replace an existing bundle at --out', false)
+    .option('--no-judge', 'skip training the judge head (mine → collect → train, ratio:0.5) that ships in judge.json')
     .option('--independent-draft-seed <n>', 'draft from independent random weights (a deliberately bad draft, for tests)', integer)
     .option('--sweep <scales>', 'instead of writing a bundle, measure greedy draft/target agreement for each comma-separated residual scale', numberList)
     .option('--prompts <n>', 'with --sweep: random prompts to continue greedily (48 tokens each)', integer, 8)
@@ -84,6 +86,7 @@ async function write(preset: PresetName, out: string, o: SynthFlags): Promise<vo
     residualScale: o.residualScale,
     force: o.force,
     independentDraftSeed: o.independentDraftSeed,
+    trainJudge: o.judge ? { log: (line) => process.stderr.write(`${line}\n`) } : false,
     onProgress: (p) => {
       if (bar) bar.update(Math.round(p.fraction * 100), { stage: p.stage });
       else if (p.stage !== lastStage && preset !== 'tiny') process.stderr.write(`synth: ${p.stage} (${Math.round(p.fraction * 100)}%)\n`);
