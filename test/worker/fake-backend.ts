@@ -21,6 +21,7 @@ export interface FakeCall {
   path: string;
   body: unknown;
   signal: AbortSignal | null;
+  authorization: string | null;
   /** Set when the backend noticed its client (the gateway) went away. */
   cancelled: boolean;
 }
@@ -43,7 +44,7 @@ export class FakeBackends {
     const url = new URL(req.url);
     const opts = this.hosts[url.host];
     const text = req.method === 'POST' ? await req.text() : '';
-    const call: FakeCall = { host: url.host, path: url.pathname, body: text ? JSON.parse(text) : null, signal: init?.signal ?? null, cancelled: false };
+    const call: FakeCall = { host: url.host, path: url.pathname, body: text ? JSON.parse(text) : null, signal: init?.signal ?? null, authorization: req.headers.get('authorization'), cancelled: false };
     this.calls.push(call);
     if (!opts || opts.failure === 'down') throw new TypeError(`fetch failed: connect ECONNREFUSED ${url.host}`);
     if (url.pathname === '/readyz') return new Response(null, { status: opts.readyz ?? 200 });
