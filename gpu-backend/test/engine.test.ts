@@ -178,4 +178,15 @@ describe('cancellation', () => {
     expect(reason).toBe('cancelled');
     expect(steps.length).toBeLessThanOrEqual(2);
   });
+  it('a consumer that stops iterating early ends the decode, and the next decode is unaffected', async () => {
+    const ref = await run(engine, prompts[1], { maxTokens: 20 });
+    for await (const ev of engine.decode(defaultRequest(prompts[1], { maxTokens: 20 }))) if (ev.type === 'step') break;
+    const again = await run(engine, prompts[1], { maxTokens: 20 });
+    expect(again.tokens).toEqual(ref.tokens);
+  });
+  it('concurrent decodes on one engine keep separate state', async () => {
+    const [a, b] = await Promise.all([run(engine, prompts[0], { maxTokens: 20 }), run(engine, prompts[1], { mode: 'target', maxTokens: 20 })]);
+    expect(a.tokens).toEqual((await run(engine, prompts[0], { maxTokens: 20 })).tokens);
+    expect(b.tokens).toEqual((await run(engine, prompts[1], { mode: 'target', maxTokens: 20 })).tokens);
+  });
 });
