@@ -33,7 +33,8 @@ export function mineCommand(): Command {
       }).finally(() => bar?.stop());
       process.stdout.write(
         `wrote ${o.out}: ${s.records} records, ${s.labels} labelled draft tokens from ${s.prompts} prompts — ` +
-          `${s.agreed} agreed with the target, ${s.harmless} harmless mismatches (${o.rule}), ${s.negatives} wrong\n`,
+          `${s.agreed} agreed with the target, ${s.harmless} harmless mismatches (${o.rule}), ${s.negatives} wrong\n` +
+          `tokens per step on these drafts: exact rule ${(s.exactTokens / s.records).toFixed(2)}, a perfect judge for ${o.rule} ${(s.oracleTokens / s.records).toFixed(2)}\n`,
       );
     });
 }

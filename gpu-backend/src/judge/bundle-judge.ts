@@ -65,7 +65,10 @@ export async function trainBundleJudge(bundleDir: string, opts: BundleJudgeOptio
       draftTemperature,
       seed,
     });
-    log(`judge: mined ${mined.labels} labels (${mined.agreed} agreed, ${mined.harmless} harmless by ${ruleSpec}, ${mined.negatives} wrong) from ${mined.prompts} prompts`);
+    log(
+      `judge: mined ${mined.labels} labels (${mined.agreed} agreed, ${mined.harmless} harmless by ${ruleSpec}, ${mined.negatives} wrong) from ${mined.prompts} prompts; ` +
+        `tokens/step on these drafts: exact ${(mined.exactTokens / mined.records).toFixed(2)}, perfect judge ${(mined.oracleTokens / mined.records).toFixed(2)}`,
+    );
     await collectEmbeddings(bundle, data, join(work, 'emb'));
     const train = await trainFromStore(join(work, 'emb'), { goal: opts.goal ?? { precision: 0.9 }, seed });
     const m = train.heldOut;

@@ -34,6 +34,10 @@ export interface MineSummary {
   harmless: number;
   /** Wrong tokens: the first rejected one of each step and everything after it. */
   negatives: number;
+  /** Σ (leading argmax agreements + 1) over steps: tokens per step the exact rule would emit from these drafts. */
+  exactTokens: number;
+  /** Σ (leading correct labels + 1) over steps: tokens per step a perfect judge for this rule would emit. */
+  oracleTokens: number;
 }
 
 /**
@@ -55,7 +59,7 @@ export async function mineBundle(bundle: LoadedBundle, prompts: string[], out: s
   const models = await loadDecodeModels(bundle);
   const tmp = `${out}.tmp`;
   const stream = createWriteStream(tmp, 'utf8');
-  const summary: MineSummary = { prompts: 0, records: 0, labels: 0, agreed: 0, harmless: 0, negatives: 0 };
+  const summary: MineSummary = { prompts: 0, records: 0, labels: 0, agreed: 0, harmless: 0, negatives: 0, exactTokens: 0, oracleTokens: 0 };
   try {
     for (const prompt of prompts) {
       for (const record of await minePrompt(models, bundle, prompt, opts, summary)) {
@@ -121,6 +125,9 @@ async function minePrompt(models: DecodeModels, bundle: LoadedBundle, prompt: st
       summary.records++;
       // Advance as a perfect judge would: the correct prefix, then the target's token.
       const accepted = labels.indexOf(0) < 0 ? k : labels.indexOf(0);
+      const firstMismatch = provenance.findIndex((p) => p !== 'draft');
+      summary.exactTokens += (firstMismatch < 0 ? accepted : Math.min(firstMismatch, accepted)) + 1;
+      summary.oracleTokens += accepted + 1;
       const next = r.targetRows[accepted].argmax();
       const chunk = r.advance(drafts, { accepted, next, provenance: [...provenance.slice(0, accepted), 'target'] });
       r.out.commit(chunk, [...provenance.slice(0, accepted), 'target']);
