@@ -57,6 +57,25 @@ describe('gateway in Miniflare in front of real verdict serve backends', () => {
     expect(typeof timings.verify_ms).toBe('number');
   });
 
+  it('passes SSE through as it is generated: uncompressed, first chunk long before the last', async () => {
+    const t0 = performance.now();
+    const res = await post(gw.url, '/v1/chat/completions', chat('stream as you go', { stream: true, max_tokens: 300 }), { headers: { 'cache-control': 'no-store', 'accept-encoding': 'gzip, br' } });
+    expect(res.headers.get('content-encoding')).toBe('identity');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    let firstContentAt = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      if (!firstContentAt && /"content":"[^"]/.test(text)) firstContentAt = performance.now() - t0;
+    }
+    const doneAt = performance.now() - t0;
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(firstContentAt).toBeGreaterThan(0);
+    expect(firstContentAt).toBeLessThan(doneAt / 2);
+  });
+
   it('answers a second identical temperature-0 request from the edge cache with identical chunks', async () => {
     const body = chat('cache me', { stream: true });
     const first = await post(gw.url, '/v1/chat/completions', body);
