@@ -107,10 +107,12 @@ describe('mode sweep', () => {
     const opts = { prompts: [[1], [2]], maxTokens: 4, ks: [2, 4], modes: ['target', 'exact', 'kl'] as const, rounds: 1, klThreshold: 0.5, klConfidence: 0.9 };
     expect(benchConfigs([...opts.modes], opts.ks).map((c) => `${c.mode}:${c.k}`)).toEqual(['target:null', 'exact:2', 'kl:2', 'exact:4', 'kl:4']);
     let ticks = 0;
-    const points = await runSweep({ ...opts, modes: [...opts.modes], engine: fakeDecoder(calls), timer: noTimer, onGeneration: () => ticks++ });
+    const interleave = async () => void calls.push('roofline');
+    const points = await runSweep({ ...opts, modes: [...opts.modes], engine: fakeDecoder(calls), timer: noTimer, interleave, onGeneration: () => ticks++ });
     expect(ticks).toBe(sweepGenerations({ ...opts, modes: [...opts.modes] }));
     // 5 warm-ups on prompt 1, then prompt 1 in order, then prompt 2 rotated by one: never all of one mode first.
-    expect(calls.slice(5)).toEqual(['target:1:1', 'exact:2:1', 'kl:2:1', 'exact:4:1', 'kl:4:1', 'exact:2:2', 'kl:2:2', 'exact:4:2', 'kl:4:2', 'target:1:2']);
+    // The roofline chain runs after each prompt's pass, so it shares the configurations' drift.
+    expect(calls.slice(5)).toEqual(['target:1:1', 'exact:2:1', 'kl:2:1', 'exact:4:1', 'kl:4:1', 'roofline', 'exact:2:2', 'kl:2:2', 'exact:4:2', 'kl:4:2', 'target:1:2', 'roofline']);
     const exact2 = points.find((p) => p.mode === 'exact' && p.k === 2)!;
     expect(exact2.tokens).toBe(8);
     expect(exact2.steps).toBe(4);

@@ -13,6 +13,8 @@ export interface MachineInfo {
   onnxruntime: string;
   /** 1-minute load average when the run started: the machine may be shared. */
   load_avg_1m: number;
+  /** The same when the run ended. */
+  load_avg_1m_end?: number;
 }
 
 /** `lscpu`'s "Model name", falling back to /proc/cpuinfo and then os.cpus(). */

@@ -36,8 +36,8 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
     '## Machine',
     '',
     table(
-      ['CPU', 'cores', 'memory', 'OS', 'Node', 'onnxruntime', 'load avg (1 min) at start'],
-      [[m.cpu_model, m.cores, `${m.memory_gib} GiB`, m.os, m.node, m.onnxruntime, n(m.load_avg_1m)]],
+      ['CPU', 'cores', 'memory', 'OS', 'Node', 'onnxruntime', 'load avg (1 min) at start / end'],
+      [[m.cpu_model, m.cores, `${m.memory_gib} GiB`, m.os, m.node, m.onnxruntime, `${n(m.load_avg_1m)} / ${n(m.load_avg_1m_end)}`]],
     ),
     '',
     `Bundle: \`${s.bundle.name}\` (${s.bundle.dir}). ${s.config.prompts} prompts × ${s.config.rounds} round(s), ${s.config.max_tokens} new tokens each, temperature 0, K ∈ {${s.config.ks.join(', ')}}.`,
@@ -73,7 +73,7 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
     '',
     '## Memory-bandwidth roofline',
     '',
-    `One target decode step reads ${n(s.roofline.target_bytes_per_step / 1e6, 4)} MB of weights (every initializer in target.onnx, embedding tables counted as one row). A raw onnxruntime run over a chain of fp32 MatMuls holding ${n(s.roofline.chain_bytes / 1e6, 4)} MB, 1 token, took ${n(s.roofline.chain_median_ms)} ms (median): **${n(s.roofline.bandwidth_gbs)} GB/s**. So this machine can decode the target at most at ${n(s.roofline.target_bound_tokens_per_s)} tokens/s; target mode reached ${n(s.modes.target?.tokens_per_s)} tokens/s = **${pct(s.ratios.target_vs_roofline)}** of that bound.`,
+    `One target decode step reads ${n(s.roofline.target_bytes_per_step / 1e6, 4)} MB of weights (every initializer in target.onnx, embedding tables counted as one row). A raw onnxruntime run over a chain of fp32 MatMuls holding ${n(s.roofline.chain_bytes / 1e6, 4)} MB, 1 token, took ${n(s.roofline.chain_median_ms)} ms (median of ${s.roofline.chain_runs} runs spread through the mode sweep, between prompts, so it saw the same machine as the decoding): **${n(s.roofline.bandwidth_gbs)} GB/s**. So this machine can decode the target at most at ${n(s.roofline.target_bound_tokens_per_s)} tokens/s; target mode reached ${n(s.modes.target?.tokens_per_s)} tokens/s = **${pct(s.ratios.target_vs_roofline)}** of that bound.`,
     '',
     '## Cost split of a step',
     '',
@@ -107,6 +107,7 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
     );
     if (plots.gateway) lines.push(`![gateway latency](${PLOT_FILES.gatewayLatency})`, '');
   }
+  if (s.notes.length) lines.push('## Notes', '', ...s.notes.map((note) => `- ${note}`), '');
   lines.push(
     '## How to read this',
     '',

@@ -158,29 +158,53 @@ export interface RooflineOptions {
   onRun?: () => void;
 }
 
-/** Measured memory bandwidth: median time of a raw ORT run that streams `bytes` of fp32 weights for one token. */
-export async function measureRoofline(opts: RooflineOptions): Promise<RooflineResult> {
+/** A loaded MatMul chain of about `bytes` weight bytes; `run()` streams it once and returns the wall time in ms. */
+export interface RooflineChain {
+  bytes: number;
+  layers: number;
+  width: number;
+  run(): Promise<number>;
+  release(): Promise<void>;
+}
+
+export async function openRoofline(opts: Pick<RooflineOptions, 'bytes' | 'intraOpNumThreads'>): Promise<RooflineChain> {
   const width = opts.bytes >= 64 * 2 ** 20 ? 1024 : 512;
   const layers = Math.max(1, Math.round(opts.bytes / (width * width * 4)));
   const session = await ort.InferenceSession.create(matmulChainModel(layers, width), {
     graphOptimizationLevel: 'all',
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
   });
-  try {
-    const x = new ort.Tensor('float32', fillWeights(width, 7, 1), [1, width]);
-    const runs = opts.runs ?? 30;
-    for (let i = 0; i < (opts.warmup ?? 3); i++) await session.run({ x });
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
+  const x = new ort.Tensor('float32', fillWeights(width, 7, 1), [1, width]);
+  return {
+    bytes: layers * width * width * 4,
+    layers,
+    width,
+    async run() {
       const t0 = performance.now();
       await session.run({ x });
-      times.push(performance.now() - t0);
+      return performance.now() - t0;
+    },
+    release: () => session.release(),
+  };
+}
+
+export function rooflineResult(chain: RooflineChain, times: number[]): RooflineResult {
+  const medianMs = median(times);
+  return { bytes: chain.bytes, layers: chain.layers, width: chain.width, runs: times.length, medianMs, bandwidthGBs: chain.bytes / (medianMs / 1000) / 1e9 };
+}
+
+/** Measured memory bandwidth: median time of a raw ORT run that streams `bytes` of fp32 weights for one token. */
+export async function measureRoofline(opts: RooflineOptions): Promise<RooflineResult> {
+  const chain = await openRoofline(opts);
+  try {
+    for (let i = 0; i < (opts.warmup ?? 3); i++) await chain.run();
+    const times: number[] = [];
+    for (let i = 0; i < (opts.runs ?? 30); i++) {
+      times.push(await chain.run());
       opts.onRun?.();
     }
-    const bytes = layers * width * width * 4;
-    const medianMs = median(times);
-    return { bytes, layers, width, runs, medianMs, bandwidthGBs: bytes / (medianMs / 1000) / 1e9 };
+    return rooflineResult(chain, times);
   } finally {
-    await session.release();
+    await chain.release();
   }
 }

@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Mode } from '@verdict/protocol';
@@ -14,7 +15,7 @@ import { installOrtTimer } from './ort-timer.ts';
 import { acceptedHistogramSpec, gatewayLatencySpec, renderSvg, tokensPerSecondSpec } from './plots.ts';
 import { BENCH_PROMPTS } from './prompts.ts';
 import { PLOT_FILES, renderReport } from './report.ts';
-import { measureRoofline, weightBytesPerStep } from './roofline.ts';
+import { openRoofline, rooflineResult, weightBytesPerStep, type RooflineResult } from './roofline.ts';
 import { BENCH_FORMAT, BenchSummarySchema, type BenchSummary, type GatewayResult, type SweepPoint } from './schema.ts';
 import { ratio } from './stats.ts';
 import { runSweep, sweepGenerations } from './sweep.ts';
@@ -77,9 +78,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   if (trainedJudge) notes.push('The judge head was trained by this run on the bundle’s own draft/target (verdict judge train).');
 
   const weights = weightBytesPerStep(bundle.targetPath);
-  const rooflineRuns = opts.quick ? 10 : 40;
-  progress?.phase('roofline', rooflineRuns);
-  const roofline = await measureRoofline({ bytes: weights.perStepBytes, runs: rooflineRuns, intraOpNumThreads: threads, onRun: () => progress?.tick() });
+  // The roofline chain is run between the sweep's prompts too, so bandwidth and decoding share the machine's drift.
+  const chain = await openRoofline({ bytes: weights.perStepBytes, intraOpNumThreads: threads });
+  const chainTimes: number[] = [];
+  const runChain = async (n: number) => {
+    for (let i = 0; i < n; i++) chainTimes.push(await chain.run());
+  };
 
   const engine = await createEngine(bundle, { intraOpThreads: threads });
   const modes = engine.modes as Mode[];
@@ -99,11 +103,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   progress?.phase('modes', sweepGenerations(sweepOpts));
   const timer = installOrtTimer();
   let sweep: SweepPoint[];
+  let roofline: RooflineResult;
   try {
-    sweep = await runSweep({ ...sweepOpts, timer, onGeneration: () => progress?.tick() });
+    for (let i = 0; i < 3; i++) await chain.run(); // warm-up
+    await runChain(5);
+    sweep = await runSweep({ ...sweepOpts, timer, interleave: () => runChain(3), onGeneration: () => progress?.tick() });
+    roofline = rooflineResult(chain, chainTimes);
   } finally {
     timer.uninstall();
     await engine.dispose();
+    await chain.release();
   }
 
   let gateway: GatewayResult;
@@ -135,6 +144,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     }
   }
   progress?.done();
+  machine.load_avg_1m_end = Math.round(loadavg()[0] * 100) / 100;
 
   const bestOf = (mode: Mode) => {
     const points = sweep.filter((p) => p.mode === mode);
@@ -163,6 +173,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       target_bytes_per_step: weights.perStepBytes,
       chain_bytes: roofline.bytes,
       chain_median_ms: roofline.medianMs,
+      chain_runs: roofline.runs,
       bandwidth_gbs: roofline.bandwidthGBs,
       target_bound_tokens_per_s: boundTps,
     },

@@ -16,6 +16,7 @@ export const MachineSchema = z.object({
   node: z.string(),
   onnxruntime: z.string(),
   load_avg_1m: Num,
+  load_avg_1m_end: Num.optional(),
 });
 
 export const ModeResultSchema = z.object({
@@ -59,6 +60,8 @@ export const RooflineSchema = z.object({
   target_bytes_per_step: z.number().int().positive(),
   chain_bytes: z.number().int().positive(),
   chain_median_ms: Num,
+  /** Chain runs measured, spread through the sweep (between prompts). */
+  chain_runs: z.number().int().positive(),
   bandwidth_gbs: Num,
   /** bandwidth ÷ bytes per step: the fastest 1-token decoding this machine's memory allows. */
   target_bound_tokens_per_s: Num,

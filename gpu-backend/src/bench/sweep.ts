@@ -28,6 +28,8 @@ export interface SweepOptions {
   /** judge threshold; unset = the head's own. */
   threshold?: number;
   timer: OrtTimer;
+  /** Run after each prompt's pass over the configurations (the roofline's chain), so it drifts with them. */
+  interleave?: () => Promise<void>;
   /** Called after every generation (warm-up included), for the progress bar. */
   onGeneration?: (config: BenchConfig) => void;
 }
@@ -170,6 +172,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepPoint[]> {
         await runOne(opts, configs[i], opts.prompts[p], totals[i]);
         opts.onGeneration?.(configs[i]);
       }
+      await opts.interleave?.();
     }
   }
   return configs.map((c, i) => toPoint(c, totals[i]));
