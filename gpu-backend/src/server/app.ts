@@ -25,8 +25,9 @@ export function createApp(state: ServerState): Hono<Env> {
     const record = new RequestRecord(id, route, (r, status) => {
       const seconds = r.elapsedMs() / 1000;
       metrics.requests.inc({ route: r.route, status: String(status) });
-      if (r.route !== '/metrics' && r.route !== '/healthz' && r.route !== '/readyz') metrics.latency.observe({ route: r.route }, seconds);
-      const level = status >= 500 ? 'error' : r.route === '/metrics' || r.route === '/healthz' || r.route === '/readyz' ? 'debug' : 'info';
+      const probe = r.route === '/metrics' || r.route === '/healthz' || r.route === '/readyz';
+      const level = probe ? 'debug' : status >= 500 ? 'error' : 'info';
+      if (!probe) metrics.latency.observe({ route: r.route }, seconds);
       log(level, 'request', { request_id: r.id, method: c.req.method, route: r.route, status, duration_ms: Math.round(seconds * 1e6) / 1000, ...r.fields });
     });
     c.set('record', record);

@@ -5,7 +5,7 @@ import { MAX_K, ModeSchema } from '@verdict/protocol';
  * Configuration of `verdict serve`. One table drives the zod schema, the CLI flags, the
  * environment variables and the `--help` text, so the three can never disagree.
  */
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(min).max(max);
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -16,7 +16,7 @@ const Providers = z
   .pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu', 'tensorrt'])).min(1, 'at least one execution provider'));
 
 export const CONFIG_OPTIONS = {
-  bundle: { flag: '--bundle <dir>', env: 'VERDICT_BUNDLE', help: 'model bundle directory (bundle.json, ONNX decoders, tokenizer)', schema: z.string().min(1, 'a bundle directory is required') },
+  bundle: { flag: '--bundle <dir>', env: 'VERDICT_BUNDLE', help: 'model bundle directory (bundle.json, ONNX decoders, tokenizer)', schema: z.string({ error: 'a bundle directory is required' }).min(1, 'a bundle directory is required') },
   port: { flag: '--port <n>', env: 'VERDICT_PORT', help: 'TCP port (0 = any free port)', schema: int(0, 65535).default(8080) },
   host: { flag: '--host <addr>', env: 'VERDICT_HOST', help: 'address to listen on', schema: z.string().min(1).default('127.0.0.1') },
   providers: { flag: '--providers <list>', env: 'VERDICT_PROVIDERS', help: 'ONNX Runtime execution providers, in order of preference (e.g. cuda,cpu)', schema: Providers.default(['cpu']) },
