@@ -1,0 +1,77 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBundle } from '../src/bundle/load.ts';
+import { mineBundle } from '../src/judge/mine.ts';
+import { harmlessByDistribution, parseRule } from '../src/judge/rules.ts';
+import { synthBundle } from '../src/synth/synth-bundle.ts';
+
+let root: string;
+let bundleDir: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'judge-rules-'));
+  bundleDir = (await synthBundle({ preset: 'tiny', out: join(root, 'tiny'), seed: 9 })).dir;
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('mining rules', () => {
+  it('topk and ratio decide from the target distribution', async () => {
+    const probs = Float32Array.from([0.5, 0.3, 0.15, 0.05]);
+    const top2 = (await parseRule('topk:2')) as Parameters<typeof harmlessByDistribution>[0];
+    expect([0, 1, 2, 3].map((t) => harmlessByDistribution(top2, probs, t))).toEqual([true, true, false, false]);
+    const half = (await parseRule('ratio:0.5')) as Parameters<typeof harmlessByDistribution>[0];
+    expect([0, 1, 2, 3].map((t) => harmlessByDistribution(half, probs, t))).toEqual([true, true, false, false]);
+    const quarter = (await parseRule('ratio:0.3')) as Parameters<typeof harmlessByDistribution>[0];
+    expect(harmlessByDistribution(quarter, probs, 2)).toBe(true);
+  });
+
+  it('rejects malformed rules with the expected form', async () => {
+    await expect(parseRule('topk:0')).rejects.toThrow(/topk:N needs a positive integer/);
+    await expect(parseRule('ratio:2')).rejects.toThrow(/ratio:A needs A in \(0, 1\]/);
+    await expect(parseRule('vibes')).rejects.toThrow(/expected topk:N, ratio:A or module:PATH/);
+    const bad = join(root, 'bad-checker.mjs');
+    await writeFile(bad, 'export const notCheck = 1;\n');
+    await expect(parseRule(`module:${bad}`)).rejects.toThrow(/must export a function check/);
+  });
+
+  it('module: the checker sees prefix, continuation and the target reference; its verdict labels mismatches', async () => {
+    const bundle = await loadBundle(bundleDir);
+    const prompts = [' bram tosh', 'menka tralo'];
+    const log = join(root, 'calls.jsonl');
+    const yes = join(root, 'yes.mjs');
+    await writeFile(
+      yes,
+      `import { appendFileSync } from 'node:fs';\nexport function check(x) { appendFileSync(${JSON.stringify(log)}, JSON.stringify(x) + '\\n'); return true; }\n`,
+    );
+    const no = join(root, 'no.mjs');
+    await writeFile(no, 'export async function check() { return false; }\n');
+
+    const all = await mineBundle(bundle, prompts, join(root, 'yes.jsonl'), { rule: await parseRule(`module:${yes}`), k: 3, maxTokens: 12 });
+    // Every mismatch was called harmless: nothing is wrong, and the checker ran once per mismatch.
+    expect(all.negatives).toBe(0);
+    expect(all.harmless).toBeGreaterThan(0);
+    const calls = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(calls).toHaveLength(all.harmless);
+    for (const c of calls) {
+      expect(prompts).toContain(c.prompt);
+      expect(c.response).toBe(c.prefix + c.continuation);
+      expect(c.continuation.length).toBeGreaterThan(0);
+      expect(typeof c.reference).toBe('string');
+    }
+
+    const none = await mineBundle(bundle, prompts, join(root, 'no.jsonl'), { rule: await parseRule(`module:${no}`), k: 3, maxTokens: 12 });
+    // Nothing harmless: labels are exactly argmax agreement, and every step with a mismatch has a wrong token.
+    expect(none.harmless).toBe(0);
+    expect(none.negatives).toBeGreaterThan(0);
+    expect(none.oracleTokens).toBe(none.exactTokens);
+    for (const line of (await readFile(join(root, 'no.jsonl'), 'utf8')).trim().split('\n')) {
+      const r = JSON.parse(line);
+      const firstWrong = r.labels.indexOf(0);
+      if (firstWrong >= 0) expect(r.labels.slice(firstWrong).every((l: number) => l === 0)).toBe(true);
+      expect(r.rule).toBe(`module:${no}`);
+    }
+  });
+});
