@@ -25,6 +25,8 @@ interface Timed {
   cache: string | null;
   /** The gateway's own `edge` Server-Timing entry: time in the worker, the wait for the backend excluded. */
   edgeMs: number | null;
+  /** The gateway's `upstream` entry: its wait for the backend's first byte. */
+  upstreamMs: number | null;
 }
 
 /**
@@ -65,8 +67,9 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
     if (res.statusCode !== 200) throw new Error(`gateway bench: ${base} answered HTTP ${res.statusCode}`);
     const cache = res.headers['x-cache'];
     const timing = res.headers['server-timing'];
-    const edge = parseServerTiming(typeof timing === 'string' ? timing : null).findLast((e) => e.name === 'edge');
-    return { totalMs, ttfbMs: Number.isNaN(ttfbMs) ? totalMs : ttfbMs, cache: typeof cache === 'string' ? cache.toUpperCase() : null, edgeMs: edge?.dur ?? null };
+    const entries = parseServerTiming(typeof timing === 'string' ? timing : null);
+    const dur = (name: string) => entries.findLast((e) => e.name === name)?.dur ?? null;
+    return { totalMs, ttfbMs: Number.isNaN(ttfbMs) ? totalMs : ttfbMs, cache: typeof cache === 'string' ? cache.toUpperCase() : null, edgeMs: dur('edge'), upstreamMs: dur('upstream') };
   };
   const expectCache = (t: Timed, want: string, what: string) => {
     if (t.cache !== want) throw new Error(`gateway bench: expected X-Cache ${want} on ${what}, got ${t.cache ?? 'no X-Cache header'}`);
@@ -86,6 +89,7 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
     const ttfbGateway: number[] = [];
     const missEdge: number[] = [];
     const hitEdge: number[] = [];
+    const streamUpstream: number[] = [];
     for (const stream of [false, true]) {
       for (let i = 0; i < WARMUP + opts.samples; i++) {
         const payload = body(seed++, stream);
@@ -98,6 +102,7 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
         if (stream) {
           ttfbDirect.push(direct.ttfbMs);
           ttfbGateway.push(via.ttfbMs);
+          if (via.upstreamMs != null) streamUpstream.push(via.upstreamMs);
         } else {
           missDirect.push(direct.totalMs);
           missGateway.push(via.totalMs);
@@ -150,6 +155,8 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
       loopback_floor_p50_ms: p50(floor),
       hit_edge_p50_ms: hitEdge.length ? p50(hitEdge) : null,
       miss_edge_p50_ms: missEdge.length ? p50(missEdge) : null,
+      stream_ttfb_direct_p50_ms: p50(ttfbDirect),
+      stream_upstream_p50_ms: streamUpstream.length ? p50(streamUpstream) : null,
       concurrency: opts.concurrency,
       samples_ms: {
         'loopback floor (GET /healthz, backend)': floor,

@@ -45,7 +45,10 @@ export function evaluateGoals(s: Partial): Goal[] {
   const gatewaySplit = () =>
     `The worker's own time (Server-Timing edge) p50 is ${g.hit_edge_p50_ms ?? '?'} ms on a hit and ${g.miss_edge_p50_ms ?? '?'} ms on a miss; ` +
     `a bare loopback HTTP round trip to the backend takes ${g.loopback_floor_p50_ms == null ? '?' : fmt(g.loopback_floor_p50_ms)} ms p50 here. ` +
-    'The rest is the extra hop through workerd and Miniflare on a loaded 2-core machine.';
+    (g.stream_upstream_p50_ms != null && g.stream_ttfb_direct_p50_ms != null
+      ? `On a stream, the worker waits ${fmt(g.stream_upstream_p50_ms)} ms p50 for the backend's first byte (Server-Timing upstream) where a direct client gets it in ${fmt(g.stream_ttfb_direct_p50_ms)} ms: the outbound hop from workerd to the backend accounts for ${fmt(g.stream_upstream_p50_ms - g.stream_ttfb_direct_p50_ms)} ms of the added ${fmt(g.stream_ttfb_overhead_p50_ms ?? Number.NaN)} ms. `
+      : '') +
+    'The rest is the extra loopback hop through workerd (Miniflare) on a shared 2-core machine.';
   return [
     ratioGoal('judge ≥ 3× target', 'judge tokens/s ≥ 3 × target tokens/s', s.ratios.judge_vs_target, 3, () =>
       judge ? `${stepSplitText(judge)}; ${targetStep}. Speed-up ≈ tokens per step ÷ (step time ÷ target step time).` : 'judge mode was not measured.',

@@ -99,6 +99,8 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
           ['loopback floor: GET /healthz straight to the backend', n(g.loopback_floor_p50_ms), '—'],
           ['time inside the worker (Server-Timing `edge`) on a hit', n(g.hit_edge_p50_ms), '—'],
           ['time inside the worker (Server-Timing `edge`) on a miss', n(g.miss_edge_p50_ms), '—'],
+          ['stream first byte straight from the backend', n(g.stream_ttfb_direct_p50_ms), '—'],
+          ['the worker\'s wait for that first byte through workerd (Server-Timing `upstream`)', n(g.stream_upstream_p50_ms), '—'],
         ],
       ),
       '',

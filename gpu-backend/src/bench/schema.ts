@@ -80,6 +80,9 @@ export const GatewaySchema = z.object({
   /** p50 of the gateway's own `edge` Server-Timing (time in the worker, the backend wait excluded). */
   hit_edge_p50_ms: NullableNum.optional(),
   miss_edge_p50_ms: NullableNum.optional(),
+  /** p50 first byte of a stream straight from the backend, and the gateway's own wait for it (Server-Timing `upstream`). */
+  stream_ttfb_direct_p50_ms: NullableNum.optional(),
+  stream_upstream_p50_ms: NullableNum.optional(),
   concurrency: z.number().int().positive().optional(),
   /** Raw latency samples per series, for the plot and for anyone re-deriving the numbers. */
   samples_ms: z.record(z.string(), z.array(Num)).optional(),
