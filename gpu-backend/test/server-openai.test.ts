@@ -70,6 +70,11 @@ describe('OpenAI SDK against verdict serve', () => {
     const timings = TimingsSchema.parse(last.timings);
     expect(steps).toHaveLength(timings.steps);
     expect(steps.flatMap((c) => c.x_verdict.provenance)).toHaveLength(16);
+    // Per-token text: one piece per token, joining to the step's delta.
+    for (const c of steps) {
+      expect(c.x_verdict.pieces).toHaveLength(c.x_verdict.provenance.length);
+      expect(c.x_verdict.pieces.join('')).toBe(c.choices[0].delta.content);
+    }
     expect(chunks.at(-2)!.choices[0].finish_reason).toBe('length');
     // OpenAI sends usage: null on every chunk but the last when include_usage is set.
     for (const c of chunks.slice(0, -1)) expect(c.usage).toBeNull();

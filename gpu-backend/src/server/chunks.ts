@@ -35,8 +35,9 @@ export class ChunkWriter {
     return this.kind === 'chat' ? this.chunk('', null, true) : null;
   }
 
-  step(text: string, provenance: Provenance[], step: number): Chunk {
-    return { ...this.chunk(text, null), x_verdict: { provenance, step } };
+  /** `pieces`: each token's text (joins to `text`), for clients that colour text per token. */
+  step(text: string, provenance: Provenance[], step: number, pieces?: string[]): Chunk {
+    return { ...this.chunk(text, null), x_verdict: { provenance, step, ...(pieces ? { pieces } : {}) } };
   }
 
   /** The closing chunks: the finish reason, then (when asked) a usage chunk; the last one carries `timings`. */
