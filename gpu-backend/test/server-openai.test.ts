@@ -96,6 +96,13 @@ describe('OpenAI SDK against verdict serve', () => {
     expect(finish).toBe('length');
   });
 
+  it('decodes interleaved in one worker give the same text as decodes run alone', async () => {
+    const ask = (prompt: string) => client.completions.create({ model: MODEL, prompt, max_tokens: 24, temperature: 0, speculative: { mode: 'exact', k: 3 } } as never);
+    const alone = [(await ask('first prompt')).choices[0].text, (await ask('second one')).choices[0].text];
+    const together = (await Promise.all([ask('first prompt'), ask('second one')])).map((r) => r.choices[0].text);
+    expect(together).toEqual(alone);
+  });
+
   it('SSE framing: data events separated by blank lines, [DONE] last, timings in the final chunk, Server-Timing at first byte', async () => {
     const res = await postJson(`${server.url}/v1/completions`, { model: MODEL, prompt: 'abc', max_tokens: 8, temperature: 0, stream: true, speculative: { mode: 'kl' } });
     expect(res.status).toBe(200);

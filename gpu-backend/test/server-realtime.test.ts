@@ -78,6 +78,19 @@ describe('real-time behaviour (real tiny bundle)', () => {
     expect(ok.status).toBe(200);
   });
 
+  it('a non-streaming client that disconnects stops its generation too', async () => {
+    const before = await scrape(server.url);
+    const ctl = new AbortController();
+    const pending = postJson(`${server.url}/v1/completions`, { model: MODEL, prompt: 'long', max_tokens: 480, temperature: 0, speculative: { mode: 'target' } }, { signal: ctl.signal }).catch(() => null);
+    await waitFor(async () => (await scrape(server.url)).get('verdict_requests_running') === 1);
+    ctl.abort();
+    await pending;
+    await waitFor(async () => (await scrape(server.url)).get('verdict_requests_running') === 0);
+    const after = await scrape(server.url);
+    const generated = (after.get('verdict_generation_tokens_total{mode="target"}') ?? 0) - (before.get('verdict_generation_tokens_total{mode="target"}') ?? 0);
+    expect(generated).toBeLessThan(480);
+  });
+
   it('`verdict serve` logs JSON lines, serves, and exits 0 on SIGTERM', async () => {
     const bin = fileURLToPath(new URL('../bin/verdict.mjs', import.meta.url));
     const child = spawn(process.execPath, [bin, 'serve', '--bundle', bundleDir, '--port', '0', '--drain-timeout-ms', '2000'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VERDICT_LOG_LEVEL: 'info' } });

@@ -78,7 +78,8 @@ export function createApp(state: ServerState): Hono<Env> {
   app.get('/readyz', (c) => {
     const s = state.scheduler;
     const detail = { status: state.phase, workers: state.pool?.readyWorkers ?? 0, running: s?.running ?? 0, queued: s?.queued ?? 0, ...(state.failure ? { error: state.failure } : {}) };
-    if (state.phase === 'ready') return c.json(detail);
+    // Ready means able to generate now: at least one worker up (one may be being replaced).
+    if (state.phase === 'ready' && detail.workers > 0) return c.json(detail);
     return c.json(detail, 503, { 'Retry-After': '5' });
   });
   app.get('/metrics', async (c) => {
