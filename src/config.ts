@@ -27,6 +27,11 @@ export interface GatewayConfig {
   corsOrigins: string[];
   rateLimitPeriodS: number;
   apiKeyHashes: Set<string>;
+  /** Largest max_tokens a public demo route generates; bigger requests are clamped to it. */
+  demoMaxTokens: number;
+  /** Caps on replaying a cached stream at its recorded pace. */
+  replayMaxGapMs: number;
+  replayMaxTotalMs: number;
 }
 
 /** A configuration mistake: named after the variable so `wrangler tail` says what to fix. */
@@ -100,6 +105,9 @@ export function loadConfig(env: GatewayEnv): GatewayConfig {
     corsOrigins: list(env.CORS_ORIGINS ?? '*'),
     rateLimitPeriodS: positiveInt(env, 'RATE_LIMIT_PERIOD_S', 60),
     apiKeyHashes: new Set(hashes),
+    demoMaxTokens: positiveInt(env, 'DEMO_MAX_TOKENS', 256),
+    replayMaxGapMs: positiveInt(env, 'REPLAY_MAX_GAP_MS', 250),
+    replayMaxTotalMs: positiveInt(env, 'REPLAY_MAX_TOTAL_MS', 8000),
   };
   memo.set(env, config);
   return config;

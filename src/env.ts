@@ -14,6 +14,9 @@ export interface GatewayEnv {
   TIMING_ALLOW_ORIGIN?: string;
   CORS_ORIGINS?: string;
   RATE_LIMIT_PERIOD_S?: string;
+  DEMO_MAX_TOKENS?: string;
+  REPLAY_MAX_GAP_MS?: string;
+  REPLAY_MAX_TOTAL_MS?: string;
   /** Secret: comma-separated SHA-256 hex digests of accepted API keys (alternative or addition to the KV namespace). */
   API_KEY_HASHES?: string;
   API_KEYS?: KVNamespace;

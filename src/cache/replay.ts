@@ -4,13 +4,32 @@ import type { CachedAnswer } from './record.ts';
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Bounds on a replay at recorded pace: one slow backend step must not make every later visitor wait for it. */
+export interface ReplayPace {
+  maxGapMs: number;
+  maxTotalMs: number;
+}
+
 /**
- * A stored streamed answer as SSE again, chunk for chunk. With `recordedPace` the chunks are spaced as they
- * arrived from the backend the first time (for demos); otherwise they are sent at once.
+ * When each recorded chunk is sent, in ms from the start: the recorded gaps, each capped at `maxGapMs`,
+ * then all scaled down together if they still add up to more than `maxTotalMs`.
  */
-export function replaySse(record: Extract<CachedAnswer, { kind: 'sse' }>, transform: (data: string) => string, recordedPace: boolean): ReadableStream<Uint8Array> {
+export function replaySchedule(offsets: number[], pace: ReplayPace): number[] {
+  const gaps = offsets.map((t, i) => Math.min(Math.max(0, t - (i ? offsets[i - 1] : 0)), pace.maxGapMs));
+  const total = gaps.reduce((a, b) => a + b, 0);
+  const scale = total > pace.maxTotalMs ? pace.maxTotalMs / total : 1;
+  let at = 0;
+  return gaps.map((g) => (at += g * scale));
+}
+
+/**
+ * A stored streamed answer as SSE again, chunk for chunk. With a `pace` the chunks are spaced as they
+ * arrived from the backend the first time (for demos, within the pace's caps); otherwise they are sent at once.
+ */
+export function replaySse(record: Extract<CachedAnswer, { kind: 'sse' }>, transform: (data: string) => string, pace: ReplayPace | null): ReadableStream<Uint8Array> {
   let next = 0;
   const started = performance.now();
+  const schedule = pace ? replaySchedule(record.events.map((e) => e.t), pace) : [];
   return new ReadableStream<Uint8Array>(
     {
       async pull(ctrl) {
@@ -19,13 +38,13 @@ export function replaySse(record: Extract<CachedAnswer, { kind: 'sse' }>, transf
           ctrl.close();
           return;
         }
-        if (!recordedPace) {
+        if (!pace) {
           ctrl.enqueue(encoder.encode(record.events.map((e) => sseData(transform(e.data))).join('')));
           next = record.events.length;
           return;
         }
+        const wait = schedule[next] - (performance.now() - started);
         const ev = record.events[next++];
-        const wait = ev.t - (performance.now() - started);
         if (wait > 0) await sleep(wait);
         ctrl.enqueue(encoder.encode(sseData(transform(ev.data))));
       },

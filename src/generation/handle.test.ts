@@ -164,3 +164,15 @@ describe('generation: edge cache', () => {
     }
   });
 });
+
+describe('generation: public demo routes', () => {
+  it('clamps max_tokens to DEMO_MAX_TOKENS before the request reaches a backend', async () => {
+    const g = await harness({ 'a.test': {} }, { DEMO_MAX_TOKENS: '32', PUBLIC_ROUTES: '/demo/v1/chat/completions' });
+    const res = await g.request('/demo/v1/chat/completions', { method: 'POST', key: null, json: chat({ max_completion_tokens: 4000 }) });
+    expect(res.status).toBe(200);
+    await res.text();
+    const sent = g.backends.generations()[0].body as Record<string, unknown>;
+    expect(sent.max_tokens).toBe(32);
+    expect(sent).not.toHaveProperty('max_completion_tokens');
+  });
+});

@@ -1,4 +1,4 @@
-import { ApiError, ChatCompletionRequestSchema, CompletionRequestSchema, fromZodError, isDeterministic, type ChatCompletionRequest, type CompletionRequest } from '@verdict/protocol';
+import { ApiError, ChatCompletionRequestSchema, CompletionRequestSchema, fromZodError, isDeterministic, requestedMaxTokens, type ChatCompletionRequest, type CompletionRequest } from '@verdict/protocol';
 import { cacheTtlFor } from '../config.ts';
 import { cacheKey, type GenerationKind } from '../cache/key.ts';
 import { Flight, type FlightOpening } from '../cache/flight.ts';
@@ -40,8 +40,9 @@ function waitUntil(c: AppContext, p: Promise<unknown>): void {
  * backend — capturing a deterministic answer for the cache as it streams through.
  */
 export async function handleGeneration(c: AppContext, kind: GenerationKind): Promise<Response> {
-  const req = await readRequest(c, kind);
   const { config, state, timing, scope } = c.var;
+  const req = await readRequest(c, kind);
+  if (c.req.path.startsWith('/demo/')) capDemoTokens(req, config.demoMaxTokens);
   const stream = req.stream === true;
   const ttl = cacheTtlFor(config, c.req.path);
   const policy = cachePolicy(c.req.header('cache-control'), isDeterministic(req), ttl);
@@ -106,10 +107,17 @@ export async function handleGeneration(c: AppContext, kind: GenerationKind): Pro
   return new Response(body, { status: opening.status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
+/** Public demo traffic is anonymous: its generation length is bounded whatever the page (or a script) asks. */
+function capDemoTokens(req: ChatCompletionRequest | CompletionRequest, cap: number): void {
+  req.max_tokens = Math.min(requestedMaxTokens(req) ?? cap, cap);
+  if ('max_completion_tokens' in req) delete req.max_completion_tokens;
+}
+
 function replay(c: AppContext, record: CachedAnswer): Response {
   const figures = settleFigures(c.var.timing);
   const origin: Record<string, string> = record.requestId ? { 'x-verdict-origin-request-id': record.requestId } : {};
   if (record.kind === 'json') return new Response(withGatewayTimings(record.body, figures), { headers: { 'content-type': 'application/json', ...origin } });
-  const paced = c.req.header('x-verdict-replay') === 'recorded';
-  return new Response(replaySse(record, (data) => withGatewayTimings(data, figures), paced), { status: 200, headers: { ...SSE_HEADERS, ...origin } });
+  const { replayMaxGapMs, replayMaxTotalMs } = c.var.config;
+  const pace = c.req.header('x-verdict-replay') === 'recorded' ? { maxGapMs: replayMaxGapMs, maxTotalMs: replayMaxTotalMs } : null;
+  return new Response(replaySse(record, (data) => withGatewayTimings(data, figures), pace), { status: 200, headers: { ...SSE_HEADERS, ...origin } });
 }
