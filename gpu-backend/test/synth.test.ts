@@ -141,6 +141,10 @@ describe('synthetic decoders', () => {
     expect(left).toEqual([]);
     const manifestText = await readFile(join(tiny.dir, 'bundle.json'), 'utf8');
     expect(JSON.parse(manifestText).target.sha256).toBe(tiny.manifest.target.sha256);
+    // --force replaces a bundle and leaves no temp or backup directory next to it.
+    const replaced = await synthBundle({ preset: 'tiny', out: join(dir, 'again'), seed: 9, force: true });
+    expect(JSON.parse(await readFile(join(replaced.dir, 'bundle.json'), 'utf8')).meta.synth.seed).toBe(9);
+    expect((await readdir(dir)).filter((f) => f.startsWith('.'))).toEqual([]);
   });
 
   it('the calibrated draft agrees with the target often but not always, and misses narrowly', async () => {

@@ -123,8 +123,11 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
     progress({ stage: 'extra', fraction: 0.98 });
     await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 
-    if (existsSync(out)) await rm(out, { recursive: true, force: true });
+    // --force: move the old bundle aside first, so `out` is only ever a complete bundle.
+    const previous = existsSync(out) ? `${tmp}.previous` : undefined;
+    if (previous) await rename(out, previous);
     await rename(tmp, out);
+    if (previous) await rm(previous, { recursive: true, force: true });
     progress({ stage: 'done', fraction: 1 });
     return { dir: out, manifest, config };
   } catch (err) {
