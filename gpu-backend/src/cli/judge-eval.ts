@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -36,7 +35,7 @@ export function evalCommand(): Command {
     .option('--k <k>', 'draft tokens per step', positiveInt, 4)
     .option('--max-tokens <n>', 'tokens per decode', positiveInt, 64)
     .option('--threshold <t>', "judge threshold (default: the head's)", unitInterval)
-    .option('--checker <module>', 'ES module exporting check(): also report how many final answers it accepts (module: rules)')
+    .option('--checker <module>', "ES module exporting check(): also report how many final answers it accepts (default: the head's module: rule, if any)")
     .option('--seed <n>', 'seed of the generated prompts (keep it different from training)', nonNegativeInt, 1000)
     .option('--json', 'print the results as JSON', false)
     .action(async (o: EvalFlags) => {
@@ -64,7 +63,9 @@ export function evalCommand(): Command {
           await rm(work, { recursive: true, force: true });
         }
       }
-      const checker: Checker | undefined = o.checker ? await loadChecker(o.checker) : undefined;
+      // A head mined with module:PATH is judged by the same checker unless another is given.
+      const checkerPath = o.checker ?? (training.rule?.startsWith('module:') ? training.rule.slice('module:'.length) : undefined);
+      const checker: Checker | undefined = checkerPath ? await loadChecker(checkerPath) : undefined;
       const decoding = await evalDecoding(bundle, head, prompts, { k: o.k, maxTokens: o.maxTokens, threshold: o.threshold, checker });
 
       if (o.json) {
