@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JudgeHeadSchema } from '../src/bundle/judge-head.ts';
 import { seededRandom, sigmoid } from '../src/judge/logistic.ts';
-import { chooseThreshold, metricsAt, prCurve, rocAuc } from '../src/judge/metrics.ts';
+import { ACCEPT_NOTHING, chooseThreshold, metricsAt, prCurve, precisionLowerBound, rocAuc } from '../src/judge/metrics.ts';
 import { EmbeddingStoreWriter, iterateStore, readStoreManifest } from '../src/judge/store.ts';
 import { trainFromStore } from '../src/judge/train.ts';
 
@@ -171,10 +171,24 @@ describe('metrics', () => {
     expect(rocAuc(scores, labels)).toBeCloseTo(8 / 9);
     expect(rocAuc([0.5, 0.5], [1, 0])).toBe(0.5);
     const curve = prCurve(scores, labels);
-    const p = chooseThreshold(curve, { precision: 1 });
-    expect(metricsAt(scores, labels, p.threshold)).toMatchObject({ precision: 1, recall: 2 / 3 });
     const r = chooseThreshold(curve, { recall: 1 });
     expect(metricsAt(scores, labels, r.threshold)).toMatchObject({ recall: 1, precision: 0.75 });
-    expect(chooseThreshold(curve, { precision: 1.01 }).goalMet).toBe(false);
+    const f1 = chooseThreshold(curve, 'f1');
+    expect(metricsAt(scores, labels, f1.threshold).f1).toBeCloseTo(6 / 7);
+  });
+
+  it('a precision goal needs statistical evidence; without it the head accepts nothing', () => {
+    expect(precisionLowerBound(3, 0)).toBeCloseTo(0.526, 2);
+    expect(precisionLowerBound(300, 0)).toBeGreaterThan(0.99);
+    // Precision 1.0 on two tokens does not show precision >= 0.9.
+    const tiny = chooseThreshold(prCurve([0.9, 0.8, 0.7, 0.6], [1, 1, 0, 1]), { precision: 0.9 });
+    expect(tiny).toMatchObject({ goalMet: false, threshold: ACCEPT_NOTHING });
+    // 400 correct tokens scored above 200 mixed ones: the threshold lands between them.
+    const scores = [...Array.from({ length: 400 }, (_, i) => 0.9 + i * 1e-4), ...Array.from({ length: 200 }, (_, i) => 0.1 + i * 1e-3)];
+    const labels = [...Array(400).fill(1), ...Array.from({ length: 200 }, (_, i) => i % 2)];
+    const choice = chooseThreshold(prCurve(scores, labels), { precision: 0.95 });
+    expect(choice.goalMet).toBe(true);
+    expect(metricsAt(scores, labels, choice.threshold).precision).toBeGreaterThanOrEqual(0.95);
+    expect(metricsAt(scores, labels, choice.threshold).recall).toBeGreaterThanOrEqual(0.8);
   });
 });

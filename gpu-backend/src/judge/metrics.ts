@@ -71,6 +71,9 @@ export interface PrPoint {
   threshold: number;
   precision: number;
   recall: number;
+  /** Correct and wrong tokens accepted at this threshold. */
+  tp: number;
+  fp: number;
 }
 
 /**
@@ -92,7 +95,7 @@ export function prCurve(scores: ArrayLike<number>, labels: ArrayLike<number>): P
       j++;
     }
     const next = j < idx.length ? scores[idx[j]] : 0;
-    points.push({ threshold: (scores[idx[i]] + next) / 2, precision: tp / (tp + fp), recall: totalPos ? tp / totalPos : 0 });
+    points.push({ threshold: (scores[idx[i]] + next) / 2, precision: tp / (tp + fp), recall: totalPos ? tp / totalPos : 0, tp, fp });
     i = j;
   }
   return points;
@@ -108,7 +111,24 @@ export interface ThresholdChoice {
 }
 
 /**
- * Precision goal: the lowest threshold whose precision reaches it (most recall at that precision).
+ * One-sided 95 % Wilson lower bound of a precision measured as tp / (tp + fp): a precision of 1.0 on
+ * three accepted tokens is weak evidence, and the bound says so (≈ 0.53).
+ */
+export function precisionLowerBound(tp: number, fp: number, z = 1.645): number {
+  const n = tp + fp;
+  if (n === 0) return 0;
+  const p = tp / n;
+  const z2 = z * z;
+  return (p + z2 / (2 * n) - z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
+}
+
+/** A threshold no sigmoid score reaches in practice: the judge accepts nothing, judge mode = exact. */
+export const ACCEPT_NOTHING = 1;
+
+/**
+ * Precision goal: the lowest threshold whose held-out precision is at least P with 95 % confidence
+ * (Wilson lower bound), i.e. the most recall at that precision. When none qualifies the head must
+ * not accept anything (threshold 1): a judge that cannot show the precision would only add errors.
  * Recall goal: the highest threshold whose recall reaches it (most precision at that recall).
  * 'f1': the threshold with the best F1.
  */
@@ -120,10 +140,10 @@ export function chooseThreshold(curve: PrPoint[], goal: ThresholdGoal): Threshol
     return { threshold: best.threshold, goalMet: true, goal: 'max F1' };
   }
   if ('precision' in goal) {
-    const ok = curve.filter((p) => p.precision >= goal.precision);
-    if (ok.length) return { threshold: ok[ok.length - 1].threshold, goalMet: true, goal: `precision >= ${goal.precision}` };
-    const best = curve.reduce((a, b) => (b.precision > a.precision ? b : a));
-    return { threshold: best.threshold, goalMet: false, goal: `precision >= ${goal.precision}` };
+    const label = `precision >= ${goal.precision} (95 % lower bound)`;
+    const ok = curve.filter((p) => precisionLowerBound(p.tp, p.fp) >= goal.precision);
+    if (ok.length) return { threshold: ok[ok.length - 1].threshold, goalMet: true, goal: label };
+    return { threshold: ACCEPT_NOTHING, goalMet: false, goal: label };
   }
   const ok = curve.filter((p) => p.recall >= goal.recall);
   if (ok.length) return { threshold: ok[0].threshold, goalMet: true, goal: `recall >= ${goal.recall}` };

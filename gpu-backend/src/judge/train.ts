@@ -1,5 +1,5 @@
 import { JUDGE_FORMAT, type JudgeHead } from '../bundle/judge-head.ts';
-import { chooseThreshold, metricsAt, prCurve, rocAuc, type ClassMetrics, type PrPoint, type ThresholdGoal } from './metrics.ts';
+import { ACCEPT_NOTHING, chooseThreshold, metricsAt, prCurve, rocAuc, type ClassMetrics, type PrPoint, type ThresholdGoal } from './metrics.ts';
 import { FeatureStats, LogisticModel, isHeldOut, logLoss, seededRandom, sigmoid } from './logistic.ts';
 import { iterateStore, readStoreManifest } from './store.ts';
 
@@ -110,7 +110,13 @@ export async function trainFromStore(dir: string, options: TrainOptions = {}): P
   const curve = prCurve(scores, labels);
   const choice = chooseThreshold(curve, goal);
   const heldOut = metricsAt(scores, labels, choice.threshold, rocAuc(scores, labels));
-  if (!choice.goalMet) log(`warning: no threshold reaches ${choice.goal} on held-out data; using the closest (${choice.threshold.toFixed(4)})`);
+  if (!choice.goalMet) {
+    log(
+      choice.threshold === ACCEPT_NOTHING
+        ? `warning: no threshold reaches ${choice.goal} on held-out data; threshold set to 1 (the head accepts nothing, judge mode behaves as exact)`
+        : `warning: no threshold reaches ${choice.goal} on held-out data; using the closest (${choice.threshold.toFixed(4)})`,
+    );
+  }
   const { weights, bias } = model.folded();
   const head: JudgeHead = {
     format: JUDGE_FORMAT,
