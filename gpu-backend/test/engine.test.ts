@@ -90,6 +90,10 @@ describe('judge', () => {
     for (const s of r.steps) expect(s.stats.accepted).toBe(s.stats.drafted);
     expect(r.done.stats.judgeAccepted).toBeGreaterThan(0);
     expect(r.steps[0].provenance.at(-1)).toBe('target');
+    // the same engine in exact mode never computes judge scores
+    const exact = await run(all, prompts[0], { mode: 'exact', k: 4, maxTokens: 41, stop: [] });
+    expect(exact.done.stats.judgeMs).toBe(0);
+    expect(exact.done.stats.judgeAccepted).toBe(0);
     await all.dispose();
   });
   it('is unavailable, with the reason, when the target has no hidden_states output', async () => {

@@ -1,7 +1,7 @@
 import type { DecodeEvent, DecodeRequest, StepStats } from './types.ts';
 import { propose } from './propose.ts';
 import { RequestState, type DecodeModels } from './request.ts';
-import { score } from './score.ts';
+import { score, type JudgeSource } from './score.ts';
 import { RULES } from './verify/index.ts';
 
 /**
@@ -27,7 +27,7 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
       const draftMs = performance.now() - t;
 
       t = performance.now();
-      const { judgeScores, judgeMs } = await score(m.target, r.targetCache, r.pending, drafts, r.targetRows, m.judge);
+      const { judgeScores, judgeMs } = await score(m.target, r.targetCache, r.pending, drafts, r.targetRows, req.mode === 'judge' ? m.judge : NO_JUDGE);
       const verdict = rule && k > 0 ? rule(r.verifyInput(drafts, judgeScores)) : r.plainStep();
       const verifyMs = performance.now() - t - judgeMs;
 
@@ -46,6 +46,9 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
     r.release();
   }
 }
+
+// Only judge mode pays for hidden states and head scores; the other modes never read them.
+const NO_JUDGE: JudgeSource = { kind: 'none' };
 
 function idle(): StepStats {
   return { draftMs: 0, verifyMs: 0, judgeMs: 0, rollbackMs: 0, drafted: 0, accepted: 0, judgeAccepted: 0 };
