@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadBundle, MANIFEST_FILE } from '../bundle/load.ts';
 import type { LoadedBundle } from '../bundle/types.ts';
 import { trainBundleJudge } from '../judge/bundle-judge.ts';
-import type { PresetName } from '../synth/presets.ts';
+import { PRESETS, type PresetName } from '../synth/presets.ts';
 import { synthBundle } from '../synth/synth-bundle.ts';
 
 export interface EnsuredBundle {
@@ -11,6 +11,19 @@ export interface EnsuredBundle {
   /** What this call had to do: build the models, train the judge head. */
   built: boolean;
   trainedJudge: boolean;
+  /** Set when a synthetic bundle was built from an older version of its preset: what differs. */
+  stale?: string;
+}
+
+/** Config fields of a synthetic bundle that differ from the preset as it is defined now. */
+function staleness(bundle: LoadedBundle, preset: PresetName): string | undefined {
+  const synth = bundle.manifest.meta?.synth as { preset?: string; config?: Record<string, unknown> } | undefined;
+  if (!synth?.config || synth.preset !== preset) return undefined;
+  const now = PRESETS[preset] as unknown as Record<string, unknown>;
+  const diffs = [...new Set([...Object.keys(now), ...Object.keys(synth.config)])]
+    .filter((k) => JSON.stringify(now[k]) !== JSON.stringify(synth.config?.[k]))
+    .map((k) => `${k} ${JSON.stringify(synth.config?.[k])} (preset now ${JSON.stringify(now[k])})`);
+  return diffs.length ? diffs.join(', ') : undefined;
 }
 
 /**
@@ -34,5 +47,7 @@ export async function ensureBundle(dir: string, preset: PresetName, log: (line: 
     bundle = await loadBundle(dir);
     trainedJudge = true;
   }
-  return { bundle, built, trainedJudge };
+  const stale = staleness(bundle, preset);
+  if (stale) log(`bench: ${dir} was built from an older '${preset}' preset (${stale}); delete it to rebuild`);
+  return { bundle, built, trainedJudge, stale };
 }

@@ -72,7 +72,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
 
   const bundleDir = resolve(opts.bundleDir ?? join(REPO_ROOT, 'models', plan.preset));
   progress?.phase('bundle', 1);
-  const { bundle, built, trainedJudge } = await ensureBundle(bundleDir, plan.preset as PresetName, opts.log);
+  const { bundle, built, trainedJudge, stale } = await ensureBundle(bundleDir, plan.preset as PresetName, opts.log);
+  if (stale) notes.push(`The bundle was built from an older version of the '${plan.preset}' preset: ${stale}. Delete ${bundleDir} to rebuild it.`);
   progress?.tick();
   if (built) notes.push(`The bundle was built by this run (synthetic preset '${plan.preset}').`);
   if (trainedJudge) notes.push('The judge head was trained by this run on the bundle’s own draft/target (verdict judge train).');
