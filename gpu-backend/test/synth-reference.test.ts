@@ -68,9 +68,10 @@ function referenceForward(c: LlamaConfig, w: LlamaWeights, ids: number[]): { hid
   }
   const hidden = hs.map((h) => rmsNorm(h, w.finalNorm));
   const logits = hidden.map((x) => {
-    if (w.lmHead) return matVec(x, w.lmHead, c.vocabSize);
-    const y = new Float32Array(c.vocabSize);
-    for (let v = 0; v < c.vocabSize; v++) for (let i = 0; i < d; i++) y[v] += x[i] * w.embed[v * d + i];
+    const y = w.lmHead ? matVec(x, w.lmHead, c.vocabSize) : new Float32Array(c.vocabSize);
+    if (!w.lmHead) for (let v = 0; v < c.vocabSize; v++) for (let i = 0; i < d; i++) y[v] += x[i] * w.embed[v * d + i];
+    // The word-piece prior (logit-prior.ts) is added after the LM head.
+    if (w.logitBias) for (let v = 0; v < c.vocabSize; v++) y[v] += w.logitBias[v];
     return y;
   });
   const flat = (rows: Float32Array[]) => Float32Array.from(rows.flatMap((r) => Array.from(r)));
@@ -82,7 +83,7 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v,
 describe('synthetic ONNX decoder matches a reference Llama forward', () => {
   for (const tie of [false, true]) {
     it(`${tie ? 'tied' : 'untied'} LM head: hidden_states and logits agree`, async () => {
-      const c: LlamaConfig = { ...PRESETS.tiny, tieEmbeddings: tie, residualScale: 0.5 };
+      const c: LlamaConfig = { ...PRESETS.tiny, tieEmbeddings: tie, residualScale: 0.5, wordPrior: 1 };
       const w = makeWeights(c, 11);
       const runner = await DecoderRunner.open(Buffer.concat(buildDecoderOnnx(c, w, c.numLayers, 'target')), {
         num_layers: c.numLayers,
@@ -99,4 +100,52 @@ describe('synthetic ONNX decoder matches a reference Llama forward', () => {
       expect(Math.max(...Array.from(ref.logits, Math.abs))).toBeGreaterThan(1);
     });
   }
+});
+
+describe('surprise feature (judge signal)', () => {
+  const c: LlamaConfig = { ...PRESETS.tiny, residualScale: 0.5 };
+  const w = makeWeights(c, 5);
+  const spec = { num_layers: c.numLayers, num_kv_heads: c.numKvHeads, head_dim: headDim(c) };
+  const open = (judgeSignal: number) => DecoderRunner.open(Buffer.concat(buildDecoderOnnx(c, w, c.numLayers, 'target', { judgeSignal })), spec);
+  const [d, V] = [c.hiddenSize, c.vocabSize];
+
+  it('moves hidden_states by scale·s_j·u (s from the previous position’s logits), 0 at j = 0, logits unchanged', async () => {
+    const scale = 1.5;
+    const [off, on] = [await open(0), await open(scale)];
+    const ids = [0, 300, 301, 17, 400, 258, 259, 511];
+    const [a, b] = [await off.forward([ids]), await on.forward([ids])];
+    expect(maxAbsDiff(b.logits, a.logits)).toBe(0);
+    // Signal 0 is the plain final-norm output (the reference test above pins that) and the same graph as before.
+    expect(maxAbsDiff(a.hidden, referenceForward(c, w, ids).hidden)).toBeLessThan(1e-3);
+    const surprises: number[] = [];
+    for (let j = 0; j < ids.length; j++) {
+      let s = 0;
+      if (j > 0) {
+        const row = Array.from(a.logits.subarray((j - 1) * V, j * V));
+        const lse = Math.log(row.reduce((acc, x) => acc + Math.exp(x - Math.max(...row)), 0)) + Math.max(...row);
+        const logp = row.map((x) => x - lse);
+        s = logp[ids[j]] - Math.max(...logp);
+      }
+      surprises.push(s);
+      for (let k = 0; k < d; k++) {
+        const delta = b.hidden[j * d + k] - a.hidden[j * d + k];
+        expect(Math.abs(delta - scale * s * w.surpriseDirection[k])).toBeLessThan(1e-3);
+      }
+    }
+    // The sequence mixes likely and unlikely tokens, so the check covers s well below 0.
+    expect(Math.min(...surprises)).toBeLessThan(-1);
+    expect(Math.hypot(...w.surpriseDirection)).toBeCloseTo(1, 5);
+    // A cached single-token step (position 0 of its forward) gets s = 0; a cached chunk gets s_j from its own logits.
+    const prefix = ids.slice(0, 5);
+    const [pa, pb] = [await off.forward([prefix]), await on.forward([prefix])];
+    const stepA = await off.forward([ids.slice(5)], { past: pa.present, pastLen: 5 });
+    const stepB = await on.forward([ids.slice(5)], { past: pb.present, pastLen: 5 });
+    expect(maxAbsDiff(stepB.logits, stepA.logits)).toBe(0);
+    expect(maxAbsDiff(stepB.hidden.subarray(0, d), stepA.hidden.subarray(0, d))).toBe(0);
+    for (let k = 0; k < d; k++) expect(Math.abs(stepB.hidden[d + k] - stepA.hidden[d + k] - scale * surprises[6] * w.surpriseDirection[k])).toBeLessThan(1e-3);
+    const one = await on.forward([[9]]);
+    expect(one.hidden.length).toBe(d);
+    await off.release();
+    await on.release();
+  });
 });

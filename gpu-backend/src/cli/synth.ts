@@ -20,6 +20,7 @@ interface SynthFlags {
   preset: string;
   out?: string;
   residualScale?: number;
+  judgeSignal?: number;
   seed: number;
   force: boolean;
   sweep?: number[];
@@ -38,6 +39,11 @@ export function command(): Command {
     .addOption(new Option('--preset <name>', 'model size').choices(Object.keys(PRESETS)).default('tiny'))
     .option('--out <dir>', 'bundle directory to create (written to a temp dir, renamed when complete)')
     .option('--residual-scale <x>', "scale of the target's residual branches beyond the draft's layers (default: the preset's calibrated value)", number)
+    .option(
+      '--judge-signal <x>',
+      "surprise feature in the target's hidden_states (how far it moves per nat of token surprise, so a linear judge head has something to learn; 0 = off; default: the preset's)",
+      number,
+    )
     .option('--seed <n>', 'weight and vocabulary seed', integer, 0)
     .option('--force', 'replace an existing bundle at --out', false)
     .option('--no-judge', 'skip training the judge head (mine → collect → train, ratio:0.5) that ships in judge.json')
@@ -47,7 +53,7 @@ export function command(): Command {
     .addHelpText(
       'after',
       `\nPresets:\n${Object.entries(PRESETS)
-        .map(([n, c]) => `  ${n.padEnd(6)} d=${c.hiddenSize} layers=${c.numLayers} (draft ${c.draftLayers}) heads=${c.numHeads}/${c.numKvHeads} ffn=${c.intermediateSize} vocab=${c.vocabSize} residual-scale=${c.residualScale}`)
+        .map(([n, c]) => `  ${n.padEnd(6)} d=${c.hiddenSize} layers=${c.numLayers} (draft ${c.draftLayers}) heads=${c.numHeads}/${c.numKvHeads} ffn=${c.intermediateSize} vocab=${c.vocabSize} residual-scale=${c.residualScale} judge-signal=${c.judgeSignal} word-prior=${c.wordPrior}`)
         .join('\n')}\n\nExamples:\n  verdict synth --preset tiny --out models/tiny\n  verdict synth --preset bench --out models/bench\n  verdict synth --preset tiny --sweep 0.05,0.1,0.2,0.5`,
     )
     .action(async (o: SynthFlags) => {
@@ -84,6 +90,7 @@ async function write(preset: PresetName, out: string, o: SynthFlags): Promise<vo
     out,
     seed: o.seed,
     residualScale: o.residualScale,
+    judgeSignal: o.judgeSignal,
     force: o.force,
     independentDraftSeed: o.independentDraftSeed,
     trainJudge: o.judge ? { log: (line) => process.stderr.write(`${line}\n`) } : false,
@@ -96,6 +103,6 @@ async function write(preset: PresetName, out: string, o: SynthFlags): Promise<vo
   const m = result.manifest;
   process.stdout.write(
     `wrote ${result.dir} in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
-      `target ${m.target.num_layers} layers, draft ${m.draft.num_layers}, vocab ${m.target.vocab_size}, residual-scale ${result.config.residualScale}\n`,
+      `target ${m.target.num_layers} layers, draft ${m.draft.num_layers}, vocab ${m.target.vocab_size}, residual-scale ${result.config.residualScale}, judge-signal ${result.config.judgeSignal}\n`,
   );
 }

@@ -16,6 +16,17 @@ export interface LlamaConfig {
   residualScale: number;
   /** Standard deviation of the logits at init (sets how peaked the next-token distribution is). */
   logitStd: number;
+  /**
+   * Surprise feature (synth/surprise-feature.ts): the target's hidden_states output moves along a
+   * fixed seeded unit vector by `judgeSignal` × s, where s (≤ 0, nats) is how much less likely the
+   * position's input token was than the previous position's argmax. 0 = off (plain final-norm output).
+   */
+  judgeSignal: number;
+  /**
+   * Word-piece prior (synth/logit-prior.ts): a fixed Zipf-like bias added to the logits of draft
+   * and target alike, −wordPrior·ln(rank) per word piece, byte tokens and specials far below. 0 = off.
+   */
+  wordPrior: number;
   maxContext: number;
 }
 
@@ -35,7 +46,9 @@ export function validateConfig(c: LlamaConfig): void {
   if (headDim(c) % 2 !== 0) fail(`head dim ${headDim(c)} must be even for RoPE`);
   if (c.numHeads % c.numKvHeads !== 0) fail(`numHeads ${c.numHeads} is not a multiple of numKvHeads ${c.numKvHeads}`);
   if (c.draftLayers > c.numLayers) fail(`draftLayers ${c.draftLayers} exceeds numLayers ${c.numLayers}`);
-  if (!(c.residualScale >= 0) || !Number.isFinite(c.residualScale)) fail(`residualScale must be a finite number >= 0, got ${c.residualScale}`);
+  for (const k of ['residualScale', 'judgeSignal', 'wordPrior'] as const) {
+    if (!(c[k] >= 0) || !Number.isFinite(c[k])) fail(`${k} must be a finite number >= 0, got ${c[k]}`);
+  }
 }
 
 /** Parameter count of a decoder with `layers` layers (embedding counted once; lm_head unless tied). */

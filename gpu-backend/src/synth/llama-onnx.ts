@@ -1,6 +1,7 @@
 import { GraphBuilder } from './onnx-graph.ts';
 import { headDim, type LlamaConfig } from './llama-config.ts';
 import type { LlamaWeights } from './llama-weights.ts';
+import { addSurpriseFeature } from './surprise-feature.ts';
 
 /** Dimension names as Optimum writes them (ORT ignores the names; readers of the graph don't). */
 const B = 'batch_size';
@@ -15,9 +16,17 @@ const T = 'total_sequence_length';
  *           past_key_values.{i}.key|value [B,kv,P,hd] f32
  *   outputs logits [B,S,V], present.{i}.key|value [B,kv,P+S,hd], hidden_states [B,S,d]
  * `layers` < config.numLayers builds the draft from the target's first layers.
+ * Logits get the word-piece prior when the weights carry one (draft and target alike);
+ * `opts.judgeSignal` > 0 adds the surprise feature to hidden_states (the target's; see surprise-feature.ts).
  * Returns the serialized model as chunks (see GraphBuilder.encodeChunks); Buffer.concat them for bytes.
  */
-export function buildDecoderOnnx(c: LlamaConfig, w: LlamaWeights, layers: number, name: string): Uint8Array[] {
+export function buildDecoderOnnx(
+  c: LlamaConfig,
+  w: LlamaWeights,
+  layers: number,
+  name: string,
+  opts: { judgeSignal?: number } = {},
+): Uint8Array[] {
   const g = new GraphBuilder();
   const d = c.hiddenSize;
   const hd = headDim(c);
@@ -72,11 +81,16 @@ export function buildDecoderOnnx(c: LlamaConfig, w: LlamaWeights, layers: number
     h = g.op('Add', [h, g.op('MatMul', [act, g.weight(`l${i}.wdown`, lw.wDown, [c.intermediateSize, d])])]);
   }
 
-  const hidden = g.op('Mul', [rmsNormCore(g, h, eps), g.weight('final_norm', w.finalNorm, [d])], {}, ['hidden_states']);
+  const judgeSignal = opts.judgeSignal ?? 0;
+  const finalNorm = rmsNormCore(g, h, eps);
+  const hidden = g.op('Mul', [finalNorm, g.weight('final_norm', w.finalNorm, [d])], {}, judgeSignal > 0 ? undefined : ['hidden_states']);
   const lmHead = w.lmHead
     ? g.weight('lm_head', w.lmHead, [d, c.vocabSize])
     : g.op('Transpose', ['embed_tokens'], { perm: [1, 0] });
-  g.op('MatMul', [hidden, lmHead], {}, ['logits']);
+  const logits = w.logitBias
+    ? g.op('Add', [g.op('MatMul', [hidden, lmHead]), g.weight('logit_prior', w.logitBias, [c.vocabSize])], {}, ['logits'])
+    : g.op('MatMul', [hidden, lmHead], {}, ['logits']);
+  if (judgeSignal > 0) addSurpriseFeature(g, { hidden, logits, inputIds }, judgeSignal, w.surpriseDirection, 'hidden_states');
 
   g.output('logits', 'float32', [B, S, c.vocabSize]);
   for (let i = 0; i < layers; i++) {

@@ -1,5 +1,7 @@
 import { headDim, type LlamaConfig } from './llama-config.ts';
 import { Prng, subSeed } from './prng.ts';
+import { makeLogitPrior } from './logit-prior.ts';
+import { surpriseDirection } from './surprise-feature.ts';
 
 export interface LayerWeights {
   inputNorm: Float32Array;
@@ -22,6 +24,10 @@ export interface LlamaWeights {
   finalNorm: Float32Array;
   /** [d, vocab]; absent when embeddings are tied. */
   lmHead?: Float32Array;
+  /** [vocab] word-piece prior added to the logits; absent when config.wordPrior is 0. */
+  logitBias?: Float32Array;
+  /** [d] unit vector the surprise feature moves hidden_states along (used when config.judgeSignal > 0). */
+  surpriseDirection: Float32Array;
 }
 
 /**
@@ -61,5 +67,7 @@ export function makeWeights(c: LlamaConfig, seed: number, onLayer?: (done: numbe
     layers,
     finalNorm: ones(),
     lmHead: c.tieEmbeddings ? undefined : rand('lm_head', d * c.vocabSize, lmStd),
+    logitBias: makeLogitPrior(c, seed),
+    surpriseDirection: surpriseDirection(d, seed),
   };
 }

@@ -23,6 +23,8 @@ export const PRESETS: Record<PresetName, LlamaConfig> = {
     draftLayers: 1,
     residualScale: 0.2,
     logitStd: 4,
+    judgeSignal: 0,
+    wordPrior: 0,
     maxContext: 512,
   },
   /** Target ~200 MB fp32, memory-bandwidth bound per step; 1-layer draft. */
@@ -37,6 +39,8 @@ export const PRESETS: Record<PresetName, LlamaConfig> = {
     draftLayers: 1,
     residualScale: 0.06,
     logitStd: 4,
+    judgeSignal: 0,
+    wordPrior: 0,
     maxContext: 2048,
   },
 };

@@ -27,6 +27,8 @@ export interface SynthOptions {
   seed?: number;
   /** Overrides the preset's calibrated residual scale. */
   residualScale?: number;
+  /** Overrides the preset's surprise-feature scale (0 = off; see surprise-feature.ts). */
+  judgeSignal?: number;
   /**
    * Build the draft from independent random weights with this seed instead of the target's first
    * layers: a deliberately bad draft (near-zero agreement) for testing that verification holds.
@@ -62,6 +64,7 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
     ...PRESETS[opts.preset],
     ...opts.overrides,
     ...(opts.residualScale === undefined ? {} : { residualScale: opts.residualScale }),
+    ...(opts.judgeSignal === undefined ? {} : { judgeSignal: opts.judgeSignal }),
   };
   validateConfig(config);
   const seed = opts.seed ?? 0;
@@ -75,7 +78,7 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
   await mkdir(tmp);
   try {
     const weights = makeWeights(config, seed, (done, total) => progress({ stage: 'weights', fraction: 0.4 * (done / total) }));
-    const target = await writeChunks(join(tmp, TARGET_FILE), buildDecoderOnnx(config, weights, config.numLayers, 'target'));
+    const target = await writeChunks(join(tmp, TARGET_FILE), buildDecoderOnnx(config, weights, config.numLayers, 'target', { judgeSignal: config.judgeSignal }));
     progress({ stage: 'target', fraction: 0.75 });
     const draftWeights = opts.independentDraftSeed === undefined ? weights : makeWeights(config, opts.independentDraftSeed);
     const draft = await writeChunks(join(tmp, DRAFT_FILE), buildDecoderOnnx(config, draftWeights, config.draftLayers, 'draft'));
@@ -110,6 +113,8 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
           preset: opts.preset,
           seed,
           residual_scale: config.residualScale,
+          judge_signal: config.judgeSignal,
+          word_prior: config.wordPrior,
           ...(opts.independentDraftSeed === undefined ? {} : { independent_draft_seed: opts.independentDraftSeed }),
           config,
           target_params: paramCount(config, config.numLayers),

@@ -3,6 +3,8 @@ import { Prng } from './prng.ts';
 export const BOS_TOKEN = '<s>';
 export const EOS_TOKEN = '</s>';
 const SPECIALS = [BOS_TOKEN, EOS_TOKEN];
+/** Vocabulary layout: specials, then the 256 byte tokens, then word pieces from this id on. */
+export const FIRST_WORD_PIECE_ID = SPECIALS.length + 256;
 
 /** GPT-2's bytes_to_unicode: every byte gets a printable stand-in, so byte-level tokens are plain strings. */
 export function byteToUnicode(): string[] {
