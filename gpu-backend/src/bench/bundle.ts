@@ -20,8 +20,9 @@ function staleness(bundle: LoadedBundle, preset: PresetName): string | undefined
   const synth = bundle.manifest.meta?.synth as { preset?: string; config?: Record<string, unknown> } | undefined;
   if (!synth?.config || synth.preset !== preset) return undefined;
   const now = PRESETS[preset] as unknown as Record<string, unknown>;
-  const diffs = [...new Set([...Object.keys(now), ...Object.keys(synth.config)])]
-    .filter((k) => JSON.stringify(now[k]) !== JSON.stringify(synth.config?.[k]))
+  // Only fields the bundle recorded: a field added to the presets later did not exist when it was built.
+  const diffs = Object.keys(synth.config)
+    .filter((k) => k in now && JSON.stringify(now[k]) !== JSON.stringify(synth.config?.[k]))
     .map((k) => `${k} ${JSON.stringify(synth.config?.[k])} (preset now ${JSON.stringify(now[k])})`);
   return diffs.length ? diffs.join(', ') : undefined;
 }
