@@ -17,9 +17,15 @@ let cleanup: () => Promise<void>;
 beforeAll(async () => {
   ({ good, cleanup } = await tinyBundles());
   const d = good.manifest.target.hidden_size;
-  // deterministic, non-trivial weights: roughly half the positions score above 0.5
+  // deterministic weights; the bias centres the logits on this model's hidden states so about half the positions pass 0.5
   const weights = Array.from({ length: d }, (_, j) => Math.sin(j * 12.9898) * 0.5);
-  head = { format: 'verdict-judge/1', hidden_size: d, weights, bias: 0, threshold: 0.5, target_sha256: '0'.repeat(64) };
+  const s = await DecoderSession.load(good.targetPath, good.manifest.target, good.manifest.max_context, ONE_THREAD);
+  const { hidden } = await s.forward(s.newCache(), good.encodePrompt('the quick brown fox jumps'), { hidden: true });
+  await s.dispose();
+  const z: number[] = [];
+  for (let i = 0; i * d < hidden!.length; i++) z.push(weights.reduce((acc, w, j) => acc + w * hidden![i * d + j], 0));
+  const median = [...z].sort((a, b) => a - b)[z.length >> 1];
+  head = { format: 'verdict-judge/1', hidden_size: d, weights, bias: -median, threshold: 0.5, target_sha256: '0'.repeat(64) };
   const parts = foldHeadIntoModel(await readFile(good.targetPath), head);
   const path = join(good.dir, 'target-folded.onnx');
   await writeFile(path, Buffer.concat(parts));
