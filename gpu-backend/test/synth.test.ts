@@ -157,6 +157,28 @@ describe('synthetic decoders', () => {
     expect(r.distinctTokens).toBeGreaterThan(24);
   });
 
+  it('prefers word pieces: greedy text is legible, while the prior-free model emits mostly byte tokens', async () => {
+    const v = tiny.manifest.target.vocab_size;
+    const greedy = async (runner: DecoderRunner): Promise<number[]> => {
+      const ids = [0, 300, 301, 302];
+      for (let i = 0; i < 32; i++) {
+        const out = await runner.forward([ids]);
+        ids.push(argmax(out.logits, (ids.length - 1) * v, v));
+      }
+      return ids.slice(4);
+    };
+    const byteOrSpecial = (ids: number[]) => ids.filter((id) => id < 258).length;
+    const gen = await greedy(target);
+    expect(byteOrSpecial(gen)).toBeLessThanOrEqual(2);
+    expect(new Set(gen).size).toBeGreaterThan(12);
+    expect(tiny.manifest.meta?.synth).toMatchObject({ word_prior: 0.6, judge_signal: 4 });
+    const plain = await synthBundle({ preset: 'tiny', out: join(dir, 'plain'), seed: 7, overrides: { wordPrior: 0 }, judgeSignal: 0 });
+    const plainTarget = await DecoderRunner.open(join(plain.dir, 'target.onnx'), plain.manifest.target);
+    const plainGen = await greedy(plainTarget);
+    await plainTarget.release();
+    expect(byteOrSpecial(plainGen)).toBeGreaterThan(8);
+  });
+
   it('runs greedy decoding to distinct tokens (not a constant model)', async () => {
     const v = tiny.manifest.target.vocab_size;
     const out = await target.forward([[10, 20, 30, 40, 50, 60, 70, 80]]);

@@ -1,6 +1,6 @@
 import type { LlamaConfig } from './llama-config.ts';
 import { Prng, subSeed } from './prng.ts';
-import { FIRST_WORD_PIECE_ID } from './tokenizer-json.ts';
+import { buildTokenizerJson, FIRST_WORD_PIECE_ID } from './tokenizer-json.ts';
 
 /**
  * The word-piece prior: a fixed per-token bias added to the logits after the LM head, so the
@@ -13,6 +13,9 @@ import { FIRST_WORD_PIECE_ID } from './tokenizer-json.ts';
  * Draft and target share it (it is part of the shared LM head), so it shifts both models alike.
  * Returns undefined when α = 0 (the graph then has no bias node: the old models, byte for byte).
  */
+/** Nats added to word-start pieces (measured: readable word breaks at tiny/bench; see docs/readme/models.md). */
+export const WORD_START_BONUS = 2;
+
 export function makeLogitPrior(c: LlamaConfig, seed: number): Float32Array | undefined {
   const alpha = c.wordPrior;
   if (alpha === 0) return undefined;
@@ -26,5 +29,8 @@ export function makeLogitPrior(c: LlamaConfig, seed: number): Float32Array | und
     [pieces[i], pieces[j]] = [pieces[j], pieces[i]];
   }
   pieces.forEach((id, rank) => (bias[id] = -alpha * Math.log(rank + 1)));
+  // The vocabulary is a function of (vocabSize, seed): rebuild it to find the word starts.
+  const vocab = (buildTokenizerJson(V, seed).model as { vocab: Record<string, number> }).vocab;
+  for (const [token, id] of Object.entries(vocab)) if (id >= FIRST_WORD_PIECE_ID && token.startsWith('Ġ')) bias[id] += WORD_START_BONUS;
   return bias;
 }

@@ -7,8 +7,11 @@ const base = { ropeTheta: 10000, rmsEps: 1e-5, tieEmbeddings: false } as const;
 /**
  * residualScale defaults were calibrated by measuring greedy draft/target agreement
  * (`verdict synth --preset P --sweep …`; the measured curves are in docs/readme/models.md):
- * tiny 0.2 → 70.8% top-1 agreement, bench 0.06 → 73.6% (768 positions each), most misses
- * being the target's 2nd choice.
+ * with the word-piece prior (wordPrior 0.6): tiny 0.2 → 68.5% top-1 agreement (768 positions),
+ * bench 0.06 → 73.7% (384 positions), most misses being the target's 2nd choice.
+ * judgeSignal defaults were chosen by training the synth pipeline's judge head at several values
+ * (docs/readme/models.md, "Judge signal"): tiny 4 is the lowest tried whose head meets the
+ * precision-0.9 goal (held-out precision 0.959, recall 0.835).
  */
 export const PRESETS: Record<PresetName, LlamaConfig> = {
   /** For tests: a decode step well under a millisecond. */
@@ -23,8 +26,8 @@ export const PRESETS: Record<PresetName, LlamaConfig> = {
     draftLayers: 1,
     residualScale: 0.2,
     logitStd: 4,
-    judgeSignal: 0,
-    wordPrior: 0,
+    judgeSignal: 4,
+    wordPrior: 0.6,
     maxContext: 512,
   },
   /** Target ~200 MB fp32, memory-bandwidth bound per step; 1-layer draft. */
@@ -40,7 +43,7 @@ export const PRESETS: Record<PresetName, LlamaConfig> = {
     residualScale: 0.06,
     logitStd: 4,
     judgeSignal: 0,
-    wordPrior: 0,
+    wordPrior: 0.6,
     maxContext: 2048,
   },
 };
