@@ -63,15 +63,11 @@ describe('mining rules', () => {
     }
 
     const none = await mineBundle(bundle, prompts, join(root, 'no.jsonl'), { rule: await parseRule(`module:${no}`), k: 3, maxTokens: 12 });
-    // Nothing harmless: labels are exactly argmax agreement, and every step with a mismatch has a wrong token.
+    // Nothing harmless: labels are exactly argmax agreement, so a perfect judge gains nothing over exact.
     expect(none.harmless).toBe(0);
     expect(none.negatives).toBeGreaterThan(0);
+    expect(none.labels).toBe(none.agreed + none.negatives);
     expect(none.oracleTokens).toBe(none.exactTokens);
-    for (const line of (await readFile(join(root, 'no.jsonl'), 'utf8')).trim().split('\n')) {
-      const r = JSON.parse(line);
-      const firstWrong = r.labels.indexOf(0);
-      if (firstWrong >= 0) expect(r.labels.slice(firstWrong).every((l: number) => l === 0)).toBe(true);
-      expect(r.rule).toBe(`module:${no}`);
-    }
+    for (const line of (await readFile(join(root, 'no.jsonl'), 'utf8')).trim().split('\n')) expect(JSON.parse(line).rule).toBe(`module:${no}`);
   });
 });

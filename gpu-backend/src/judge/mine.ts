@@ -32,7 +32,7 @@ export interface MineSummary {
   agreed: number;
   /** Mismatches the rule called harmless (positives beyond exact agreement). */
   harmless: number;
-  /** Wrong tokens: the first rejected one of each step and everything after it. */
+  /** Draft tokens that are neither the argmax nor harmless by the rule. */
   negatives: number;
   /** Σ (leading argmax agreements + 1) over steps: tokens per step the exact rule would emit from these drafts. */
   exactTokens: number;
@@ -44,9 +44,9 @@ export interface MineSummary {
  * `judge mine`: labelled data from draft proposals checked against the target.
  *
  * Each step the draft proposes K tokens (greedy, or sampled with draftTemperature) and the target scores them in one forward.
- * A draft token is labelled correct (1) if it is the target's argmax or the rule calls the
- * mismatch harmless; the first token that is neither, and every draft token after it, are
- * wrong (0), as in TokenCourt. The sequence then advances the way a perfect judge would:
+ * Each draft token is labelled correct (1) if it is the target's argmax at its position or the rule
+ * calls the mismatch harmless, wrong (0) otherwise — every token on its own, in the context it
+ * was drafted in (the earlier drafts included). The sequence then advances the way a perfect judge would:
  * by the correct prefix plus the target's own token, so the contexts mined include
  * judge-accepted mismatches, as they will at serving time.
  *
@@ -95,22 +95,18 @@ async function minePrompt(models: DecodeModels, bundle: LoadedBundle, prompt: st
       const context = [...r.seq];
       const drafts = await propose(models.draft, r.draftCache!, r.draftFeed(), k, r.draftRows, r.greedy, r.rng);
       await score(models.target, r.targetCache, r.pending, drafts, r.targetRows, { kind: 'none' });
+      // Each draft token is judged on its own, in the context it was drafted in (after the earlier
+      // drafts, right or wrong): the target's distribution at its position decides.
       const labels: (0 | 1)[] = [];
       const provenance: Provenance[] = [];
       for (let i = 0; i < k; i++) {
-        if (labels.includes(0)) {
-          labels.push(0);
-          continue;
-        }
         const row = r.targetRows[i];
-        let ok = row.argmax() === drafts[i];
-        if (ok) summary.agreed++;
-        else if (await harmless(models, bundle, opts, prompt, reference, context, promptIds.length, drafts.slice(0, i + 1), row.softmax())) {
-          ok = true;
-          summary.harmless++;
-        }
+        const agrees = row.argmax() === drafts[i];
+        const ok = agrees || (await harmless(models, bundle, opts, prompt, reference, context, promptIds.length, drafts.slice(0, i + 1), row.softmax()));
+        if (agrees) summary.agreed++;
+        else if (ok) summary.harmless++;
         labels.push(ok ? 1 : 0);
-        provenance.push(ok ? (row.argmax() === drafts[i] ? 'draft' : 'judge') : 'target');
+        provenance.push(agrees ? 'draft' : ok ? 'judge' : 'target');
       }
       summary.negatives += labels.filter((l) => l === 0).length;
       summary.labels += k;
