@@ -20,9 +20,11 @@ function staleness(bundle: LoadedBundle, preset: PresetName): string | undefined
   const synth = bundle.manifest.meta?.synth as { preset?: string; config?: Record<string, unknown> } | undefined;
   if (!synth?.config || synth.preset !== preset) return undefined;
   const now = PRESETS[preset] as unknown as Record<string, unknown>;
-  // Only fields the bundle recorded: a field added to the presets later did not exist when it was built.
-  const diffs = Object.keys(synth.config)
-    .filter((k) => k in now && JSON.stringify(now[k]) !== JSON.stringify(synth.config?.[k]))
+  // A field the bundle did not record was added to the presets later, off by default when it came:
+  // it counts as a difference only if the preset turns it on now.
+  const recorded = synth.config;
+  const diffs = [...new Set([...Object.keys(now), ...Object.keys(recorded)])]
+    .filter((k) => (k in recorded ? k in now && JSON.stringify(now[k]) !== JSON.stringify(recorded[k]) : Boolean(now[k])))
     .map((k) => `${k} ${JSON.stringify(synth.config?.[k])} (preset now ${JSON.stringify(now[k])})`);
   return diffs.length ? diffs.join(', ') : undefined;
 }
