@@ -8,7 +8,7 @@ import { DecoderSession } from '../engine/session.ts';
  * judge reads for a draft token at serving time).
  *
  * Consecutive calls that extend the same context (as `judge mine` writes records) reuse the KV
- * cache for the shared prefix instead of recomputing it.
+ * cache for the shared prefix instead of recomputing it (promptIds must not be empty).
  */
 export class TargetHiddenStates {
   private prev: number[] = [];
@@ -34,7 +34,10 @@ export class TargetHiddenStates {
     const P = promptIds.length;
     let shared = 0;
     while (shared < this.prev.length && shared < ids.length && this.prev[shared] === ids[shared]) shared++;
-    const start = Math.min(shared, P, this.cache.length);
+    // Start at or before the last prompt token, never AT a response token: the verify forward
+    // always has the previous token in it (position 0 = the pending token), and features computed
+    // from the previous position within the forward (synth's surprise feature) need it.
+    const start = Math.max(0, Math.min(shared, P - 1, this.cache.length));
     this.cache.truncate(start);
     const { hidden } = await this.session.forward(this.cache, ids.slice(start), { hidden: true });
     this.prev = ids;
