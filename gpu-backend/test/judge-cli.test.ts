@@ -31,7 +31,7 @@ describe('verdict judge CLI', () => {
     const collect = await verdict('judge', 'collect', '--bundle', bundle, '--data', 'data.jsonl', '--out', 'emb');
     expect(collect.stdout).toMatch(/wrote emb: \d+ hidden states/);
     const train = await verdict('judge', 'train', '--emb', 'emb', '--out', 'heads/judge.json', '--recall', '0.9');
-    expect(train.stdout).toMatch(/precision \d\.\d{3} {2}recall \d\.\d{3} {2}F1 \d\.\d{3} {2}ROC-AUC (\d\.\d{3}|n\/a)/);
+    expect(train.stdout).toMatch(/held-out, all tokens \(\d+ correct, \d+ wrong\): precision \d\.\d{3} {2}recall \d\.\d{3} {2}F1 \d\.\d{3} {2}ROC-AUC (\d\.\d{3}|n\/a)/);
     const head = JudgeHeadSchema.parse(JSON.parse(await readFile(join(root, 'heads/judge.json'), 'utf8')));
     expect(head.hidden_size).toBe(64);
     expect(await readFile(join(root, 'heads/judge-pr.svg'), 'utf8')).toMatch(/^<svg/);

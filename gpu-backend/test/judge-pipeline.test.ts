@@ -11,7 +11,7 @@ import { foldBundleJudge } from '../src/judge/fold.ts';
 import { TargetHiddenStates } from '../src/judge/hidden.ts';
 import { mineBundle } from '../src/judge/mine.ts';
 import { parseRule } from '../src/judge/rules.ts';
-import { readStoreManifest } from '../src/judge/store.ts';
+import { iterateStore, readStoreManifest } from '../src/judge/store.ts';
 import { trainFromStore } from '../src/judge/train.ts';
 import { synthBundle } from '../src/synth/synth-bundle.ts';
 
@@ -43,6 +43,10 @@ describe('mine → collect → train → load → judge decoding', () => {
     expect(manifest.rows).toBe(mined.labels);
     expect(manifest.positives).toBe(mined.agreed + mined.harmless);
     expect(manifest.target_sha256).toBe(bundle.manifest.target.sha256);
+    // collect's own argmax check agrees with mining's: the agreed tokens are exactly the argmax rows.
+    let argmaxRows = 0;
+    for await (const batch of iterateStore(emb, manifest)) for (let r = 0; r < batch.count; r++) argmaxRows += batch.argmax[r];
+    expect(argmaxRows).toBe(mined.agreed);
 
     const { head } = await trainFromStore(emb, { goal: { precision: 0.5 } });
     const copy = join(root, 'with-head');
@@ -73,9 +77,12 @@ describe('mine → collect → train → load → judge decoding', () => {
     try {
       const promptIds = bundle.encodePrompt(prompts[1]);
       const response = [40, 41, 42];
-      const a = Float32Array.from(await target.responseStates(promptIds, response));
+      const first = await target.responseStates(promptIds, response);
+      const a = Float32Array.from(first.hidden);
       // A record that extends the same context reuses the cache: same numbers for the shared part.
-      const b = Float32Array.from(await target.responseStates([...promptIds, 40], [41, 42]));
+      const second = await target.responseStates([...promptIds, 40], [41, 42]);
+      const b = Float32Array.from(second.hidden);
+      expect(second.targetArgmax.slice()).toEqual(first.targetArgmax.slice(1));
       const H = bundle.manifest.target.hidden_size;
       expect(Array.from(b.subarray(0, H))).toEqual(Array.from(a.subarray(H, 2 * H)).map((v, i) => expect.closeTo(v, 4) as unknown as number));
       // And equal to a fresh full forward's hidden_states at those positions.

@@ -45,7 +45,7 @@ async function writeSeparableStore(dir: string, records: number, seed: number): 
         s += w[j] * z;
         x[j] = offset[j] + scale[j] * z;
       }
-      writer.addRow(x, s > 0 ? 1 : 0);
+      writer.addRow(x, s > 0 ? 1 : 0, false);
     }
     await writer.endRecord();
   }
@@ -109,11 +109,35 @@ describe('judge training on a known linear separator', () => {
     expect(heldOut.recall).toBeGreaterThanOrEqual(0.99);
   });
 
+  it('chooses the threshold on the tokens the judge decides, not on argmax tokens the exact rule accepts anyway', async () => {
+    const dir = await tempDir();
+    const rand = seededRandom(5);
+    const writer = await EmbeddingStoreWriter.open(dir, identity);
+    const x = new Float32Array(DIM);
+    for (let r = 0; r < 400; r++) {
+      for (let t = 0; t < 8; t++) {
+        for (let j = 0; j < DIM; j++) x[j] = gaussian(rand);
+        // 90 % argmax tokens (all correct), told apart by feature 0; mismatches are a coin flip the features cannot see.
+        const isArgmax = rand() < 0.9;
+        if (isArgmax) x[0] += 3;
+        writer.addRow(x, isArgmax ? 1 : ((rand() < 0.5 ? 1 : 0) as 0 | 1), isArgmax);
+      }
+      await writer.endRecord();
+    }
+    await writer.finish();
+    const { heldOut, heldOutAll, goalMet, head } = await trainFromStore(dir, { goal: { precision: 0.9 } });
+    // Over all tokens precision 0.9 looks easy (~95 % are correct), but on the judge's own decisions it is chance.
+    expect(heldOutAll.rocAuc).toBeGreaterThan(0.7);
+    expect(heldOut.rocAuc).toBeLessThan(0.65);
+    expect(goalMet).toBe(false);
+    expect(head.threshold).toBe(ACCEPT_NOTHING);
+  });
+
   it('refuses a store with only one class, naming the counts', async () => {
     const dir = await tempDir();
     const writer = await EmbeddingStoreWriter.open(dir, identity);
     for (let r = 0; r < 20; r++) {
-      writer.addRow(new Float32Array(DIM).fill(r), 1);
+      writer.addRow(new Float32Array(DIM).fill(r), 1, false);
       await writer.endRecord();
     }
     await writer.finish();
@@ -124,7 +148,7 @@ describe('judge training on a known linear separator', () => {
     const dir = await tempDir();
     const writer = await EmbeddingStoreWriter.open(dir, identity, 4);
     for (let r = 0; r < 10; r++) {
-      writer.addRow(new Float32Array(DIM), (r % 2) as 0 | 1);
+      writer.addRow(new Float32Array(DIM), (r % 2) as 0 | 1, false);
       await writer.endRecord();
     }
     // no finish(): like a killed collect
@@ -137,22 +161,29 @@ describe('embedding store', () => {
     const dir = await tempDir();
     const w1 = await EmbeddingStoreWriter.open(dir, identity, 3);
     for (let r = 0; r < 7; r++) {
-      w1.addRow(new Float32Array(DIM).fill(r), 1);
+      w1.addRow(new Float32Array(DIM).fill(r), 1, r % 2 === 0);
       await w1.endRecord();
     }
     // 7 records, shards flushed at 3 and 6 rows; record 6 is only buffered (lost on a crash).
     const w2 = await EmbeddingStoreWriter.open(dir, identity, 3);
     expect(w2.recordsDone).toBe(6);
     for (let r = 6; r < 9; r++) {
-      w2.addRow(new Float32Array(DIM).fill(r), 0);
+      w2.addRow(new Float32Array(DIM).fill(r), 0, r % 2 === 0);
       await w2.endRecord();
     }
     const m = await w2.finish();
     expect(m.rows).toBe(9);
     expect(m.complete).toBe(true);
     const seen: number[] = [];
-    for await (const batch of iterateStore(dir, m, 2)) for (let r = 0; r < batch.count; r++) seen.push(batch.records[r], batch.features[r * DIM]);
+    const flags: number[] = [];
+    for await (const batch of iterateStore(dir, m, 2)) {
+      for (let r = 0; r < batch.count; r++) {
+        seen.push(batch.records[r], batch.features[r * DIM]);
+        flags.push(batch.argmax[r]);
+      }
+    }
     expect(seen).toEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8]);
+    expect(flags).toEqual([1, 0, 1, 0, 1, 0, 1, 0, 1]);
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(JSON.parse(await readFile(join(dir, 'store.json'), 'utf8')).records_done).toBe(9);
   });

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { JudgeHeadSchema, type JudgeHead } from '../bundle/judge-head.ts';
 import { loadBundle } from '../bundle/load.ts';
 import { classifyData, evalDecoding } from '../judge/eval.ts';
+import type { ClassMetrics } from '../judge/metrics.ts';
 import { mineBundle } from '../judge/mine.ts';
 import { readPrompts, syntheticPrompts } from '../judge/prompts.ts';
 import { loadChecker, parseRule, type Checker } from '../judge/rules.ts';
@@ -72,10 +73,12 @@ export function evalCommand(): Command {
         process.stdout.write(`${JSON.stringify({ classification: { data: dataNote, ...classification }, decoding, prompts: prompts.length, k: o.k, max_tokens: o.maxTokens }, null, 2)}\n`);
         return;
       }
-      const c = classification;
+      const line = (what: string, c: ClassMetrics) =>
+        `  ${what}: ${c.positives} correct / ${c.negatives} wrong — precision ${fmt(c.precision)}  recall ${fmt(c.recall)}  F1 ${fmt(c.f1)}  ROC-AUC ${fmt(c.rocAuc)}\n`;
       process.stdout.write(
-        `classification on ${dataNote}: ${c.positives} correct / ${c.negatives} wrong tokens, threshold ${fmt(c.threshold, 4)}\n` +
-          `  precision ${fmt(c.precision)}  recall ${fmt(c.recall)}  F1 ${fmt(c.f1)}  ROC-AUC ${fmt(c.rocAuc)}\n` +
+        `classification on ${dataNote}, threshold ${fmt(classification.all.threshold, 4)}:\n` +
+          line('tokens the judge decides (not the target argmax)', classification.decided) +
+          line('all tokens', classification.all) +
           `decoding ${prompts.length} prompts, greedy, k=${o.k}, max ${o.maxTokens} tokens:\n` +
           `  mode    tokens/s  accepted/step  draft acceptance  judge-only  agreement w/ target  identical${checker ? '  checker ok' : ''}\n`,
       );

@@ -40,11 +40,14 @@ export function trainCommand(): Command {
         log: (line) => (o.verbose || line.startsWith('warning') ? process.stderr.write(`${line}\n`) : undefined),
       });
       const m = result.heldOut;
-      const t = result.head.training as { train_rows: number; held_out_rows: number; best_epoch: number; threshold_goal: string };
+      const t = result.head.training as { train_rows: number; held_out_rows: number; best_epoch: number; threshold_goal: string; held_out_scope: string };
+      const line = (what: string, c: typeof m) =>
+        `  ${what} (${c.positives} correct, ${c.negatives} wrong): precision ${fmt(c.precision)}  recall ${fmt(c.recall)}  F1 ${fmt(c.f1)}  ROC-AUC ${fmt(c.rocAuc)}\n`;
       process.stdout.write(
         `trained on ${t.train_rows} tokens in ${((performance.now() - started) / 1000).toFixed(1)} s (best epoch ${t.best_epoch}); ` +
-          `held-out (${t.held_out_rows} tokens: ${m.positives} correct, ${m.negatives} wrong), threshold ${fmt(m.threshold, 4)} for ${t.threshold_goal}${result.goalMet ? '' : ' (NOT met)'}:\n` +
-          `  precision ${fmt(m.precision)}  recall ${fmt(m.recall)}  F1 ${fmt(m.f1)}  ROC-AUC ${fmt(m.rocAuc)}  accuracy ${fmt(m.accuracy)}\n`,
+          `threshold ${fmt(m.threshold, 4)} for ${t.threshold_goal} on held-out ${t.held_out_scope}${result.goalMet ? '' : ' (NOT met)'}:\n` +
+          line(`held-out, ${t.held_out_scope}`, m) +
+          line('held-out, all tokens', result.heldOutAll),
       );
       const svg = await prCurveSvg(result.curve, m, `judge head, held-out precision–recall`);
       if (o.out) {

@@ -73,7 +73,7 @@ export async function trainBundleJudge(bundleDir: string, opts: BundleJudgeOptio
     const train = await trainFromStore(join(work, 'emb'), { goal: opts.goal ?? { precision: 0.9 }, seed });
     const m = train.heldOut;
     log(
-      `judge: held-out precision ${m.precision.toFixed(3)} recall ${m.recall.toFixed(3)} ROC-AUC ${m.rocAuc.toFixed(3)} at threshold ${m.threshold.toFixed(3)}` +
+      `judge: held-out (tokens the judge decides) precision ${m.precision.toFixed(3)} recall ${m.recall.toFixed(3)} ROC-AUC ${m.rocAuc.toFixed(3)} at threshold ${m.threshold.toFixed(3)}` +
         (train.goalMet ? '' : ' (the precision goal is not met with confidence: the head accepts nothing, judge mode = exact)'),
     );
     const head: JudgeHead = {

@@ -70,8 +70,8 @@ export async function collectEmbeddings(bundle: LoadedBundle, dataFile: string, 
         rows += ex.responseIds.length;
         continue;
       }
-      const hidden = await target.responseStates(ex.promptIds, ex.responseIds);
-      for (let i = 0; i < ex.responseIds.length; i++) writer.addRow(hidden.subarray(i * H, (i + 1) * H), ex.labels[i]);
+      const { hidden, targetArgmax } = await target.responseStates(ex.promptIds, ex.responseIds);
+      for (let i = 0; i < ex.responseIds.length; i++) writer.addRow(hidden.subarray(i * H, (i + 1) * H), ex.labels[i], targetArgmax[i]);
       await writer.endRecord();
       rows += ex.responseIds.length;
       opts.onProgress?.({ records: index, totalRecords, rows, totalRows, skipped: resumedFrom });

@@ -10,19 +10,28 @@ import { sigmoid } from './logistic.ts';
 import { metricsAt, rocAuc, type ClassMetrics } from './metrics.ts';
 import type { Checker } from './rules.ts';
 
-/** Scores every labelled token of a data file with the head: classification metrics at its threshold. */
-export async function classifyData(bundle: LoadedBundle, head: JudgeHead, dataFile: string, threshold = head.threshold): Promise<ClassMetrics> {
+export interface Classification {
+  /** On the tokens the judge decides: those that are not the target's argmax. */
+  decided: ClassMetrics;
+  /** On every labelled token. */
+  all: ClassMetrics;
+}
+
+/** Scores every labelled token of a data file with the head, at its threshold. */
+export async function classifyData(bundle: LoadedBundle, head: JudgeHead, dataFile: string, threshold = head.threshold): Promise<Classification> {
   const target = await TargetHiddenStates.open(bundle);
   const scores: number[] = [];
   const labels: number[] = [];
+  const decided: number[] = [];
   try {
     const H = target.hiddenSize;
     for await (const { line, record } of readJudgeRecords(dataFile)) {
       const ex = examine(bundle, dataFile, line, record);
-      const hidden = await target.responseStates(ex.promptIds, ex.responseIds);
+      const { hidden, targetArgmax } = await target.responseStates(ex.promptIds, ex.responseIds);
       for (let i = 0; i < ex.responseIds.length; i++) {
         let z = head.bias;
         for (let j = 0; j < H; j++) z += head.weights[j] * hidden[i * H + j];
+        if (!targetArgmax[i]) decided.push(scores.length);
         scores.push(sigmoid(z));
         labels.push(ex.labels[i]);
       }
@@ -30,7 +39,12 @@ export async function classifyData(bundle: LoadedBundle, head: JudgeHead, dataFi
   } finally {
     await target.dispose();
   }
-  return metricsAt(scores, labels, threshold, rocAuc(scores, labels));
+  const dScores = decided.map((i) => scores[i]);
+  const dLabels = decided.map((i) => labels[i]);
+  return {
+    decided: metricsAt(dScores, dLabels, threshold, rocAuc(dScores, dLabels)),
+    all: metricsAt(scores, labels, threshold, rocAuc(scores, labels)),
+  };
 }
 
 export interface ModeSummary {

@@ -1,5 +1,6 @@
 import type { LoadedBundle } from '../bundle/types.ts';
 import type { KvCache } from '../engine/kv-cache.ts';
+import { argmax } from '../engine/sampling.ts';
 import { DecoderSession } from '../engine/session.ts';
 
 /**
@@ -29,7 +30,11 @@ export class TargetHiddenStates {
     return this.session.spec.hidden_size;
   }
 
-  async responseStates(promptIds: number[], responseIds: number[]): Promise<Float32Array> {
+  /**
+   * Hidden states at the response tokens' positions ([n, hidden_size]) and, per token, whether it is
+   * the target's argmax given what precedes it (the exact rule would accept it).
+   */
+  async responseStates(promptIds: number[], responseIds: number[]): Promise<{ hidden: Float32Array; targetArgmax: boolean[] }> {
     const ids = [...promptIds, ...responseIds];
     const P = promptIds.length;
     let shared = 0;
@@ -39,10 +44,13 @@ export class TargetHiddenStates {
     // from the previous position within the forward (synth's surprise feature) need it.
     const start = Math.max(0, Math.min(shared, P - 1, this.cache.length));
     this.cache.truncate(start);
-    const { hidden } = await this.session.forward(this.cache, ids.slice(start), { hidden: true });
+    const { hidden, logits } = await this.session.forward(this.cache, ids.slice(start), { hidden: true });
     this.prev = ids;
     const H = this.hiddenSize;
-    return hidden!.subarray((P - start) * H, (P - start + responseIds.length) * H);
+    const V = this.session.spec.vocab_size;
+    // The logits at the position before response[i] predict it.
+    const targetArgmax = responseIds.map((id, i) => argmax(logits.subarray((P - 1 - start + i) * V, (P - start + i) * V)) === id);
+    return { hidden: hidden!.subarray((P - start) * H, (P - start + responseIds.length) * H), targetArgmax };
   }
 
   async dispose(): Promise<void> {

@@ -8,9 +8,11 @@ import { writeFileAtomic as writeAtomic } from './files.ts';
  *
  * A directory holding
  *   store.json           the manifest below (written last, atomically)
- *   shard-NNNNNN.f32     rows of (hidden_size + 2) little-endian float32: the hidden state, the label
- *                        (1 = correct, 0 = wrong) and the index of the data record the row came from
- *                        (so held-out splits keep a record's rows together; exact up to 2^24 records)
+ *   shard-NNNNNN.f32     rows of (hidden_size + 3) little-endian float32: the hidden state, the label
+ *                        (1 = correct, 0 = wrong), the index of the data record the row came from
+ *                        (so held-out splits keep a record's rows together; exact up to 2^24 records),
+ *                        and 1 when the token is the target's own argmax there (the exact rule
+ *                        accepts it, so the judge's verdict on it never matters), else 0
  *
  * Every shard and every manifest update goes through `<name>.tmp` + rename, and a shard only
  * counts once store.json lists it, so an interrupted run never leaves anything that looks
@@ -19,8 +21,8 @@ import { writeFileAtomic as writeAtomic } from './files.ts';
  */
 export const STORE_FORMAT = 'verdict-emb/1';
 export const STORE_MANIFEST = 'store.json';
-/** Floats after the hidden state in each row: label, record index. */
-const ROW_EXTRA = 2;
+/** Floats after the hidden state in each row: label, record index, target-argmax flag. */
+const ROW_EXTRA = 3;
 
 export const StoreManifestSchema = z.object({
   format: z.literal(STORE_FORMAT),
@@ -116,8 +118,8 @@ export class EmbeddingStoreWriter {
     return this.manifest.records_done;
   }
 
-  /** Adds one row (a hidden state and its label) of the current record. */
-  addRow(hidden: Float32Array, label: 0 | 1): void {
+  /** Adds one row of the current record: a hidden state, its label, and whether it is the target's argmax. */
+  addRow(hidden: Float32Array, label: 0 | 1, targetArgmax: boolean): void {
     const width = this.manifest.hidden_size + ROW_EXTRA;
     if (hidden.length !== this.manifest.hidden_size) {
       throw new Error(`hidden state has ${hidden.length} values, store expects ${this.manifest.hidden_size}`);
@@ -130,6 +132,7 @@ export class EmbeddingStoreWriter {
     this.buffer.set(hidden, this.bufferedRows * width);
     this.buffer[this.bufferedRows * width + this.manifest.hidden_size] = label;
     this.buffer[this.bufferedRows * width + this.manifest.hidden_size + 1] = this.manifest.records_done + this.bufferedRecords;
+    this.buffer[this.bufferedRows * width + this.manifest.hidden_size + 2] = targetArgmax ? 1 : 0;
     this.bufferedRows++;
     this.bufferedPositives += label;
   }
@@ -174,6 +177,8 @@ export interface RowBatch {
   labels: Uint8Array;
   /** Index (0-based, in the data file) of the record each row came from. */
   records: Uint32Array;
+  /** 1 where the token is the target's argmax (exact accepts it; the judge only decides the others). */
+  argmax: Uint8Array;
 }
 
 /** Streams a complete store in batches of at most `batchRows` rows; memory stays O(batchRows). */
@@ -195,12 +200,14 @@ export async function* iterateStore(dir: string, manifest: StoreManifest, batchR
         const features = new Float32Array(count * h);
         const labels = new Uint8Array(count);
         const records = new Uint32Array(count);
+        const argmax = new Uint8Array(count);
         for (let r = 0; r < count; r++) {
           features.set(raw.subarray(r * width, r * width + h), r * h);
           labels[r] = raw[r * width + h] >= 0.5 ? 1 : 0;
           records[r] = raw[r * width + h + 1];
+          argmax[r] = raw[r * width + h + 2] >= 0.5 ? 1 : 0;
         }
-        yield { start, count, features, labels, records };
+        yield { start, count, features, labels, records, argmax };
         start += count;
         done += count;
       }

@@ -21,7 +21,10 @@ export interface TrainOptions {
 
 export interface TrainResult {
   head: JudgeHead;
+  /** On the held-out tokens the judge decides (not the target's argmax), at the chosen threshold. */
   heldOut: ClassMetrics;
+  /** On every held-out token. */
+  heldOutAll: ClassMetrics;
   curve: PrPoint[];
   goalMet: boolean;
 }
@@ -96,20 +99,29 @@ export async function trainFromStore(dir: string, options: TrainOptions = {}): P
   }
   model.restore(best.params);
 
-  // Held-out scores with the best weights: the threshold is chosen on these.
+  // Held-out scores with the best weights. The threshold is chosen on the tokens the judge actually
+  // decides: those that are not the target's argmax (the exact rule accepts the others anyway).
   const scores = new Float64Array(heldRows);
   const labels = new Uint8Array(heldRows);
+  const decided: number[] = [];
   let k = 0;
   for await (const batch of iterateStore(dir, manifest, o.chunkRows)) {
     for (let r = 0; r < batch.count; r++) {
       if (!held(batch.records[r])) continue;
       scores[k] = sigmoid(model.logit(batch.features, r));
-      labels[k++] = batch.labels[r];
+      labels[k] = batch.labels[r];
+      if (!batch.argmax[r]) decided.push(k);
+      k++;
     }
   }
-  const curve = prCurve(scores, labels);
+  const hasDecided = decided.some((i) => labels[i] === 1) && decided.some((i) => labels[i] === 0);
+  const dScores = hasDecided ? decided.map((i) => scores[i]) : Array.from(scores);
+  const dLabels = hasDecided ? decided.map((i) => labels[i]) : Array.from(labels);
+  if (!hasDecided) log('note: the held-out split has no mismatched tokens of both classes; the threshold is chosen on all held-out tokens');
+  const curve = prCurve(dScores, dLabels);
   const choice = chooseThreshold(curve, goal);
-  const heldOut = metricsAt(scores, labels, choice.threshold, rocAuc(scores, labels));
+  const heldOut = metricsAt(dScores, dLabels, choice.threshold, rocAuc(dScores, dLabels));
+  const heldOutAll = metricsAt(scores, labels, choice.threshold, rocAuc(scores, labels));
   if (!choice.goalMet) {
     log(
       choice.threshold === ACCEPT_NOTHING
@@ -140,10 +152,13 @@ export async function trainFromStore(dir: string, options: TrainOptions = {}): P
       held_out_loss: best.loss,
       threshold_goal: choice.goal,
       threshold_goal_met: choice.goalMet,
+      /** Metrics on the held-out tokens the judge decides (not the target's argmax); the threshold is chosen on these. */
+      held_out_scope: hasDecided ? 'tokens that are not the target argmax' : 'all tokens',
       held_out: jsonSafe(heldOut),
+      held_out_all_tokens: jsonSafe(heldOutAll),
     },
   };
-  return { head, heldOut, curve, goalMet: choice.goalMet };
+  return { head, heldOut, heldOutAll, curve, goalMet: choice.goalMet };
 }
 
 /** NaN (e.g. AUC with one class) becomes null so judge.json stays valid JSON. */
