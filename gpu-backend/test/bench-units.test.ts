@@ -158,5 +158,13 @@ describe('goals', () => {
     expect(byName['target ≥ 80% of roofline'].met).toBe(true);
     expect(byName['gateway hit p50 ≤ 1 ms'].met).toBe(true);
     expect(byName['gateway stream TTFB ≤ +2 ms'].note).toMatch(/missed by 1 ms/);
+    expect(byName['judge ≥ 3× target'].caveat).toBeUndefined();
+
+    // A head that keeps every draft meets the speed goals by accepting everything: the goal says so.
+    const judgeAll = { ...s.sweep[2], acceptance_rate: 1 };
+    const allGoals = evaluateGoals({ ...s, sweep: [s.sweep[0], s.sweep[1], judgeAll], ratios: { ...s.ratios, judge_vs_target: 4 } });
+    const all = allGoals.find((g) => g.name === 'judge ≥ 3× target')!;
+    expect(all.met).toBe(true);
+    expect(all.caveat).toMatch(/accepts essentially everything/);
   });
 });

@@ -6,6 +6,7 @@ import type { Mode } from '@verdict/protocol';
 import { parseConfig } from '../server/config.ts';
 import { createEngine } from '../engine/engine.ts';
 import type { PresetName } from '../synth/presets.ts';
+import type { LoadedBundle } from '../bundle/types.ts';
 import { ensureBundle } from './bundle.ts';
 import { startGatewayStack } from './gateway-harness.ts';
 import { measureGateway } from './gateway-load.ts';
@@ -173,7 +174,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     started_at: started.toISOString(),
     duration_s: (performance.now() - t0) / 1000,
     machine,
-    bundle: { name: bundle.manifest.name, dir: bundleDir, meta: bundle.manifest.meta },
+    bundle: { name: bundle.manifest.name, dir: bundleDir, meta: bundle.manifest.meta, judge: judgeInfo(bundle.judge) },
     config: { prompts: sweepOpts.prompts.length, max_tokens: sweepOpts.maxTokens, ks: sweepOpts.ks, rounds: sweepOpts.rounds },
     modes: modesOut,
     sweep,
@@ -205,6 +206,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   if (gatewayPlot) await writeFile(join(outDir, PLOT_FILES.gatewayLatency), await renderSvg(gatewayLatencySpec(gateway)));
   await writeFile(join(outDir, 'report.md'), renderReport(summary, { gateway: gatewayPlot }));
   return { summary, outDir };
+}
+
+/** The judge head's threshold and held-out metrics, as its trainer recorded them (verdict judge). */
+function judgeInfo(head: LoadedBundle['judge']): BenchSummary['bundle']['judge'] {
+  if (!head) return null;
+  const held = (head.training?.held_out ?? {}) as Record<string, unknown>;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  return { threshold: head.threshold, held_out_roc_auc: num(held.rocAuc), held_out_precision: num(held.precision), held_out_recall: num(held.recall) };
 }
 
 function nullGateway(reason: string): GatewayResult {

@@ -97,6 +97,8 @@ export const GoalSchema = z.object({
   measured: NullableNum,
   met: z.boolean().nullable(),
   note: z.string(),
+  /** Set when the goal is met for a reason that makes the number mean less than it seems. */
+  caveat: z.string().optional(),
 });
 
 export const BenchSummarySchema = z.object({
@@ -105,7 +107,13 @@ export const BenchSummarySchema = z.object({
   started_at: z.string(),
   duration_s: Num,
   machine: MachineSchema,
-  bundle: z.object({ name: z.string(), dir: z.string(), meta: z.record(z.string(), z.unknown()).optional() }),
+  bundle: z.object({
+    name: z.string(),
+    dir: z.string(),
+    meta: z.record(z.string(), z.unknown()).optional(),
+    /** The judge head judge mode used: its threshold and what its training measured on held-out data. */
+    judge: z.object({ threshold: Num, held_out_roc_auc: NullableNum, held_out_precision: NullableNum, held_out_recall: NullableNum }).nullable().optional(),
+  }),
   config: z.object({
     prompts: z.number().int().positive(),
     max_tokens: z.number().int().positive(),
