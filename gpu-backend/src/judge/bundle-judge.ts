@@ -37,7 +37,7 @@ export interface BundleJudgeResult {
 
 /** Mining sizes per target width: tiny bundles train in about a second, bench ones in minutes. */
 export function defaultJudgeSizes(hiddenSize: number): { prompts: number; maxTokens: number } {
-  return hiddenSize <= 128 ? { prompts: 24, maxTokens: 24 } : { prompts: 40, maxTokens: 48 };
+  return hiddenSize <= 128 ? { prompts: 64, maxTokens: 24 } : { prompts: 40, maxTokens: 48 };
 }
 
 /**
