@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 // @ts-expect-error plain ESM script without types
 import { startGateway } from '../../scripts/dev-gateway.mjs';
+// One reader of Prometheus text and one of SSE bodies for every test project.
+export { scrape } from '../../gpu-backend/test/server-helpers.ts';
+export { sseEvents } from '../worker/fake-backend.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const VERDICT = join(ROOT, 'gpu-backend/bin/verdict.mjs');
@@ -73,31 +76,11 @@ export async function startGatewayFor(backends: Backend[], apiKeys: string[], va
   return { url: g.url.href.replace(/\/$/, ''), stop: g.stop };
 }
 
-/** Prometheus text → { 'name{labels}': value }. */
-export async function scrape(base: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
-
 /** Sum of all series of a metric whose name and labels start with `prefix`. */
 export function total(metrics: Map<string, number>, prefix: string): number {
   let s = 0;
   for (const [k, v] of metrics) if (k.startsWith(prefix)) s += v;
   return s;
-}
-
-export async function sseEvents(res: Response): Promise<string[]> {
-  const text = await res.text();
-  return text
-    .split('\n\n')
-    .filter((b) => b.startsWith('data: '))
-    .map((b) => b.slice(6));
 }
 
 export function contentOf(events: string[]): string {
