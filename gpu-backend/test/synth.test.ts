@@ -171,7 +171,7 @@ describe('synthetic decoders', () => {
     const gen = await greedy(target);
     expect(byteOrSpecial(gen)).toBeLessThanOrEqual(2);
     expect(new Set(gen).size).toBeGreaterThan(12);
-    expect(tiny.manifest.meta?.synth).toMatchObject({ word_prior: 0.6, judge_signal: 1 });
+    expect(tiny.manifest.meta?.synth).toMatchObject({ word_prior: 0.6, judge_signal: 2 });
     const plain = await synthBundle({ preset: 'tiny', out: join(dir, 'plain'), seed: 7, overrides: { wordPrior: 0 }, judgeSignal: 0 });
     const plainTarget = await DecoderRunner.open(join(plain.dir, 'target.onnx'), plain.manifest.target);
     const plainGen = await greedy(plainTarget);
