@@ -31,7 +31,7 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
   const lines: string[] = [
     `# Verdict benchmark — ${s.started_at.slice(0, 10)} on ${m.host}${s.quick ? ' (quick run)' : ''}`,
     '',
-    `Produced by \`${s.quick ? 'verdict bench --quick' : 'npm run bench'}\` in ${n(s.duration_s, 3)} s. Every number below was measured in this one run; modes were interleaved (each prompt decoded by every mode and K in turn) so that drift on a shared machine lands on all of them alike — compare the ratios rather than absolute speeds across runs.`,
+    `Produced by \`${s.config.command ?? (s.quick ? 'verdict bench --quick' : 'npm run bench')}\`${s.config.threads ? ` (onnxruntime intra-op threads: ${s.config.threads})` : ''} in ${n(s.duration_s, 3)} s. Every number below was measured in this one run; modes were interleaved (each prompt decoded by every mode and K in turn) so that drift on a shared machine lands on all of them alike — compare the ratios rather than absolute speeds across runs.`,
     '',
     '## Machine',
     '',

@@ -38,6 +38,8 @@ export interface BenchOptions {
   /** onnxruntime intra-op threads for the engine and the roofline alike (default: every core). */
   threads?: number;
   progress?: BenchProgress;
+  /** The command line, recorded in the report. */
+  command?: string;
   /** Lines about slow one-off work (building a bundle, training a judge): stderr in the CLI. */
   log?: (line: string) => void;
 }
@@ -175,7 +177,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     duration_s: (performance.now() - t0) / 1000,
     machine,
     bundle: { name: bundle.manifest.name, dir: bundleDir, meta: bundle.manifest.meta, judge: judgeInfo(bundle.judge) },
-    config: { prompts: sweepOpts.prompts.length, max_tokens: sweepOpts.maxTokens, ks: sweepOpts.ks, rounds: sweepOpts.rounds },
+    config: { prompts: sweepOpts.prompts.length, max_tokens: sweepOpts.maxTokens, ks: sweepOpts.ks, rounds: sweepOpts.rounds, threads, command: opts.command },
     modes: modesOut,
     sweep,
     roofline: {

@@ -119,6 +119,10 @@ export const BenchSummarySchema = z.object({
     max_tokens: z.number().int().positive(),
     ks: z.array(z.number().int().positive()).min(1),
     rounds: z.number().int().positive(),
+    /** onnxruntime intra-op threads of every session (engine and roofline alike). */
+    threads: z.number().int().positive().optional(),
+    /** The command line that produced this run. */
+    command: z.string().optional(),
   }),
   /** judge is null only when the bundle has no judge head (`notes` says so). */
   modes: z.object({ target: ModeResultSchema, exact: ModeResultSchema, judge: ModeResultSchema.nullable(), kl: ModeResultSchema }),

@@ -64,6 +64,7 @@ export function command(): Command {
         gateway: o.gateway,
         progress: progressBar(o.progress),
         log: (line) => process.stderr.write(`${line}\n`),
+        command: ['verdict', 'bench', ...process.argv.slice(3)].join(' '),
       });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
