@@ -79,7 +79,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   if (stale) notes.push(`The bundle was built from an older version of the '${plan.preset}' preset: ${stale}. Delete ${bundleDir} to rebuild it.`);
   progress?.tick();
   if (built) notes.push(`The bundle was built by this run (synthetic preset '${plan.preset}').`);
-  if (trainedJudge) notes.push('The judge head was trained by this run on the bundle’s own draft/target (verdict judge train).');
+  if (trainedJudge) notes.push('The judge head was trained by this run on the bundle’s own draft/target (as `verdict judge bundle` does).');
 
   const weights = weightBytesPerStep(bundle.targetPath);
   // The roofline chain is run between the sweep's prompts too, so bandwidth and decoding share the machine's drift.
@@ -93,7 +93,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const modes = engine.modes as Mode[];
   if (!modes.includes('judge')) notes.push(`judge mode was not measured: the bundle ${bundleDir} has no judge head (judge.json).`);
   const serve = parseConfig({ bundle: bundleDir });
-  const promptTexts = BENCH_PROMPTS.slice(0, opts.prompts ?? plan.prompts);
+  const promptCount = opts.prompts ?? plan.prompts;
+  if (promptCount > BENCH_PROMPTS.length) throw new Error(`--prompts ${promptCount}: the fixed prompt set has ${BENCH_PROMPTS.length} prompts`);
+  const promptTexts = BENCH_PROMPTS.slice(0, promptCount);
   const sweepOpts = {
     engine,
     prompts: promptTexts.map((p) => bundle.encodePrompt(p)),
