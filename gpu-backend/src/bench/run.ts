@@ -68,6 +68,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const started = new Date();
   const t0 = performance.now();
   const plan = opts.quick ? PRESETS.quick : PRESETS.full;
+  const promptCount = opts.prompts ?? plan.prompts;
+  if (promptCount > BENCH_PROMPTS.length) throw new Error(`--prompts ${promptCount}: the fixed prompt set has ${BENCH_PROMPTS.length} prompts`);
   const machine = machineInfo();
   const threads = opts.threads ?? machine.cores;
   const progress = opts.progress;
@@ -93,8 +95,6 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const modes = engine.modes as Mode[];
   if (!modes.includes('judge')) notes.push(`judge mode was not measured: the bundle ${bundleDir} has no judge head (judge.json).`);
   const serve = parseConfig({ bundle: bundleDir });
-  const promptCount = opts.prompts ?? plan.prompts;
-  if (promptCount > BENCH_PROMPTS.length) throw new Error(`--prompts ${promptCount}: the fixed prompt set has ${BENCH_PROMPTS.length} prompts`);
   const promptTexts = BENCH_PROMPTS.slice(0, promptCount);
   const sweepOpts = {
     engine,
