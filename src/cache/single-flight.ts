@@ -3,7 +3,7 @@ import type { Flight } from './flight.ts';
 /**
  * In-flight generations by cache key, within one isolate: an identical deterministic request arriving while
  * the first is still generating joins it instead of starting a second generation. (Across isolates and
- * colos this would need a Durable Object per key; see docs/readme/gateway.md.)
+ * colos this would need a Durable Object per key; see docs/gateway.md.)
  */
 export class FlightRegistry {
   private readonly flights = new Map<string, Flight>();

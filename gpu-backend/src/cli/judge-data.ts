@@ -43,7 +43,7 @@ export function collectCommand(): Command {
   return new Command('collect')
     .description("Run the target over each record and store its hidden state at every labelled token's position (resumable: rerun with the same --out to continue).")
     .requiredOption('--bundle <dir>', 'model bundle')
-    .requiredOption('--data <file>', 'JSONL data (see docs/readme/judge.md)')
+    .requiredOption('--data <file>', 'JSONL data (see docs/judge.md)')
     .requiredOption('--out <dir>', 'embedding store directory')
     .option('--shard-rows <n>', 'rows per shard file', positiveInt, 4096)
     .action(async (o: { bundle: string; data: string; out: string; shardRows: number }) => {

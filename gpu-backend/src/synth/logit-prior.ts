@@ -13,7 +13,7 @@ import { buildTokenizerJson, FIRST_WORD_PIECE_ID } from './tokenizer-json.ts';
  * Draft and target share it (it is part of the shared LM head), so it shifts both models alike.
  * Returns undefined when α = 0 (the graph then has no bias node: the old models, byte for byte).
  */
-/** Nats added to word-start pieces (measured: readable word breaks at tiny/bench; see docs/readme/models.md). */
+/** Nats added to word-start pieces (measured: readable word breaks at tiny/bench; see docs/models.md). */
 export const WORD_START_BONUS = 2;
 
 export function makeLogitPrior(c: LlamaConfig, seed: number): Float32Array | undefined {

@@ -6,11 +6,11 @@ const base = { ropeTheta: 10000, rmsEps: 1e-5, tieEmbeddings: false } as const;
 
 /**
  * residualScale defaults were calibrated by measuring greedy draft/target agreement
- * (`verdict synth --preset P --sweep …`; the measured curves are in docs/readme/models.md):
+ * (`verdict synth --preset P --sweep …`; the measured curves are in docs/models.md):
  * with the word-piece prior (wordPrior 0.6): tiny 0.2 → 68.5% top-1 agreement (768 positions),
  * bench 0.06 → 73.7% (384 positions), most misses being the target's 2nd choice.
  * judgeSignal defaults were chosen by training the synth pipeline's judge head at several values
- * (docs/readme/models.md, "Judge signal"): tiny 1 → an informative head (AUC 0.889) that the confidence-bounded
+ * (docs/models.md, "Judge signal"): tiny 1 → an informative head (AUC 0.889) that the confidence-bounded
  * threshold ships accepting nothing; 2 → held-out AUC 0.977, fresh-prompt AUC 0.891, judge 3.61 vs exact 2.71
  * tokens/step; so 2.
  * bench (1747 mined labels, ratio:0.5, precision goal 0.9): 1 → AUC 0.723 and no threshold meets the
