@@ -11,7 +11,8 @@ export type FlightOpening =
 const encoder = new TextEncoder();
 /** Longest a listener in another request waits before re-checking the flight (see `changed`). */
 const POLL_MS = 20;
-const CANCEL_POLL_MS = 50;
+/** How often the pump's watchdog checks for a stall or a cancellation by another request. */
+const WATCHDOG_MS = 50;
 
 function isErrorEvent(data: string): boolean {
   if (!data.startsWith('{"error"') && !data.includes('"error":{')) return false;
@@ -108,33 +109,49 @@ export class Flight {
     const parser = new SseParser();
     const t0 = performance.now();
     let upstreamError = false;
+    // One watchdog for the whole stream rather than timers and a race per chunk: it ends the read on a stall, or
+    // when the last listener left from another request (which cannot touch this request's reader; it sets the flag).
+    let stopped = null as 'stalled' | 'cancelled' | null;
+    let lastChunkAt = t0;
+    const watchdog = setInterval(() => {
+      if (this.cancelled) stopped = 'cancelled';
+      else if (performance.now() - lastChunkAt >= this.stallTimeoutMs) stopped = 'stalled';
+      else return;
+      clearInterval(watchdog);
+      void reader.cancel().catch(() => {});
+      this.upstream?.abort();
+    }, Math.min(WATCHDOG_MS, this.stallTimeoutMs));
     try {
       for (;;) {
-        const chunk = await this.readWithin(reader);
-        if (chunk === 'cancelled' || this.cancelled) {
-          void reader.cancel().catch(() => {});
-          this.upstream?.abort();
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          if (stopped || this.cancelled) break;
+          this.fail(errorBody(`The backend's stream broke off: ${(err as Error).message}`, 'server_error', null, 'upstream_stream_error'));
           return null;
         }
-        if (chunk === 'stalled') {
-          this.fail(errorBody(`The backend sent nothing for ${this.stallTimeoutMs} ms; the stream was ended`, 'timeout_error', null, 'stream_stalled'));
-          void reader.cancel().catch(() => {});
-          this.upstream?.abort();
-          return null;
-        }
-        if (chunk.done) break;
+        if (stopped || this.cancelled || chunk.done) break;
+        lastChunkAt = performance.now();
         for (const ev of parser.push(decoder.decode(chunk.value, { stream: true }))) {
           if (ev.data === SSE_DONE) this.sawDone = true;
           else {
             if (isErrorEvent(ev.data)) upstreamError = true;
-            this.events.push({ t: Math.round((performance.now() - t0) * 1000) / 1000, data: ev.data });
+            this.events.push({ t: Math.round((lastChunkAt - t0) * 1000) / 1000, data: ev.data });
           }
         }
         this.wake();
       }
-    } catch (err) {
-      if (this.aborted) this.fail(errorBody('The request was cancelled', 'server_error', null, 'cancelled'));
-      else this.fail(errorBody(`The backend's stream broke off: ${(err as Error).message}`, 'server_error', null, 'upstream_stream_error'));
+    } finally {
+      clearInterval(watchdog);
+    }
+    if (stopped === 'stalled') {
+      this.fail(errorBody(`The backend sent nothing for ${this.stallTimeoutMs} ms; the stream was ended`, 'timeout_error', null, 'stream_stalled'));
+      return null;
+    }
+    if (stopped || this.cancelled) {
+      void reader.cancel().catch(() => {});
+      this.upstream?.abort();
       return null;
     }
     if (!this.sawDone && !upstreamError) {
@@ -144,20 +161,6 @@ export class Flight {
     this.ended = true;
     this.wake();
     return upstreamError ? null : { v: 1, kind: 'sse', events: this.events, requestId, created: Date.now() };
-  }
-
-  private async readWithin(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array> | 'stalled' | 'cancelled'> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stalled = new Promise<'stalled'>((r) => (timer = setTimeout(() => r('stalled'), this.stallTimeoutMs)));
-    // A follower that cancels cannot touch this request's reader; it sets the flag, and this checks it.
-    let poll: ReturnType<typeof setInterval> | undefined;
-    const cancelled = new Promise<'cancelled'>((r) => (poll = setInterval(() => this.cancelled && r('cancelled'), CANCEL_POLL_MS)));
-    try {
-      return await Promise.race([reader.read(), stalled, cancelled]);
-    } finally {
-      clearTimeout(timer);
-      clearInterval(poll);
-    }
   }
 
   private fail(error: OpenAIErrorBody): void {
