@@ -67,8 +67,8 @@ export class RequestState {
     const t0 = performance.now();
     const head = this.seq.slice(0, -1);
     if (head.length > 0) {
-      await this.m.target.forward(this.targetCache, head);
-      if (this.draftCache) await this.m.draft.forward(this.draftCache, head);
+      await this.m.target.prefill(this.targetCache, head);
+      if (this.draftCache) await this.m.draft.prefill(this.draftCache, head);
     }
     const ms = performance.now() - t0;
     this.totals.prefill(ms);

@@ -68,6 +68,27 @@ export class DecoderSession {
    * Only the outputs asked for are fetched (hidden states cost a copy out of the runtime).
    */
   async forward(cache: KvCache, tokens: readonly number[], want: { hidden?: boolean; judge?: boolean } = {}): Promise<ForwardResult> {
+    const fetches = ['logits'];
+    if (want.hidden) fetches.push('hidden_states');
+    if (want.judge) fetches.push('judge_logits');
+    const out = await this.run(cache, tokens, fetches);
+    return {
+      logits: (out.logits as ort.Tensor).data as Float32Array,
+      hidden: want.hidden ? ((out.hidden_states as ort.Tensor).data as Float32Array) : undefined,
+      judgeLogits: want.judge ? ((out.judge_logits as ort.Tensor).data as Float32Array) : undefined,
+    };
+  }
+
+  /**
+   * Append `tokens` to the cache and fetch nothing else: a prefill reads no logits, and fetching
+   * them would copy [S, V] floats (a whole prompt's worth) out of the runtime for nothing.
+   */
+  async prefill(cache: KvCache, tokens: readonly number[]): Promise<void> {
+    await this.run(cache, tokens, []);
+  }
+
+  /** One session.run over `tokens` after the cache's positions, fetching `outputs` plus the new KV (adopted). */
+  private async run(cache: KvCache, tokens: readonly number[], outputs: string[]): Promise<ort.InferenceSession.ReturnType> {
     const S = tokens.length;
     const P = cache.length;
     if (S === 0) throw new Error('forward needs at least one token');
@@ -84,10 +105,8 @@ export class DecoderSession {
       feeds.position_ids = new ort.Tensor('int64', pos, [1, S]);
     }
     cache.feed(feeds);
-    const fetches = ['logits'];
+    const fetches = [...outputs];
     for (let i = 0; i < this.spec.num_layers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
-    if (want.hidden) fetches.push('hidden_states');
-    if (want.judge) fetches.push('judge_logits');
     let out: ort.InferenceSession.ReturnType;
     try {
       out = await this.session.run(feeds, fetches);
@@ -95,11 +114,7 @@ export class DecoderSession {
       throw new EngineError(`${this.path}: inference failed over ${S} tokens at position ${P}: ${(err as Error).message}`, 'runtime');
     }
     cache.adopt(out, P + S);
-    return {
-      logits: (out.logits as ort.Tensor).data as Float32Array,
-      hidden: want.hidden ? ((out.hidden_states as ort.Tensor).data as Float32Array) : undefined,
-      judgeLogits: want.judge ? ((out.judge_logits as ort.Tensor).data as Float32Array) : undefined,
-    };
+    return out;
   }
 
   hasOutput(name: string): boolean {
