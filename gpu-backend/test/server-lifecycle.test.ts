@@ -13,6 +13,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
   delete process.env.FAKE_BUNDLE_DELAY_MS;
   delete process.env.FAKE_STEP_MS;
+  delete process.env.FAKE_ENGINE_FAIL;
 });
 const completion = (over: Record<string, unknown> = {}) => ({ model: MODEL, prompt: 'hi', max_tokens: 4, speculative: { mode: 'target' }, ...over });
 
@@ -116,6 +117,17 @@ describe('serving lifecycle (fake engine)', () => {
     expect((await postJson(`${s.url}/v1/completions`, completion())).status).toBe(200);
     await waitFor(() => s.state.pool!.readyWorkers === 2);
     expect(s.state.pool!.restarts).toBe(1);
+  });
+
+  it('a crashed worker whose replacement cannot start is not respawned again and again', async () => {
+    const s = track(await start({ bundle: 'fake', runtime: FAKE_RUNTIME, workers: 2, concurrency: 2 }));
+    process.env.FAKE_ENGINE_FAIL = '1'; // workers started from now on fail to build their engine
+    const crash = await postJson(`${s.url}/v1/completions`, completion({ prompt: 'please CRASH now' }));
+    expect(crash.status).toBe(500);
+    await waitFor(() => s.state.pool!.readyWorkers === 1);
+    await new Promise((r) => setTimeout(r, 1500)); // a respawn loop would have restarted it again by now
+    expect(s.state.pool!.restarts).toBe(1);
+    expect((await postJson(`${s.url}/v1/completions`, completion())).status).toBe(200);
   });
 
   it('shutdown lets short requests finish, ends long streams with an error event, refuses new work', async () => {

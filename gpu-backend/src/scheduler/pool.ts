@@ -141,7 +141,9 @@ export class WorkerPool {
           settled = true;
           slot.dead = true;
           reject(new Error(`inference worker ${index} exited with code ${code} before it was ready`));
-        } else if (!this.closing && this.slots[index] === slot) {
+        } else if (!slot.dead && !this.closing && this.slots[index] === slot) {
+          // A worker that crashed while serving is replaced; one that could not start (its
+          // `fatal` made it dead) is not, or a bundle that no longer loads would respawn forever.
           this.restarts++;
           this.log('warn', 'replacing inference worker', { worker: index, exitCode: code });
           this.spawn(index).catch((err: Error) => this.log('error', 'inference worker could not be replaced', { worker: index, error: err.message }));
