@@ -82,13 +82,21 @@ export function softmax(logits: Float32Array, out: Float32Array, temperature = 1
   return out;
 }
 
-/** Scratch space for {@link warp}, sized to the vocabulary once per request. */
+/**
+ * Scratch space for {@link warp}, vocabulary-sized, shared by a request's rows. Each buffer is
+ * allocated on first use (top-k, top-p), so greedy or plain-temperature sampling never pays for it.
+ */
 export class WarpScratch {
-  readonly values: Float32Array;
-  readonly order: Int32Array;
-  constructor(vocabSize: number) {
-    this.values = new Float32Array(vocabSize);
-    this.order = new Int32Array(vocabSize);
+  private valuesBuf: Float32Array | null = null;
+  private orderBuf: Int32Array | null = null;
+  constructor(private readonly vocabSize: number) {}
+
+  get values(): Float32Array {
+    return (this.valuesBuf ??= new Float32Array(this.vocabSize));
+  }
+
+  get order(): Int32Array {
+    return (this.orderBuf ??= new Int32Array(this.vocabSize));
   }
 }
 
