@@ -1,8 +1,8 @@
 import { Hono, type MiddlewareHandler } from 'hono';
-import { cors } from 'hono/cors';
 import { loadConfig } from './config.ts';
 import { FlightRegistry } from './cache/single-flight.ts';
 import { auth } from './middleware/auth/index.ts';
+import { cors } from './middleware/cors/index.ts';
 import { notFound, onError } from './middleware/errors/index.ts';
 import { rateLimit } from './middleware/rate-limit/index.ts';
 import { timing } from './middleware/timing/index.ts';
@@ -43,7 +43,7 @@ export function createGateway(options: GatewayOptions = {}) {
   app.notFound(notFound);
   app.use('*', timing());
   app.use('*', configAndState(options));
-  app.use('*', (c, next) => cors({ origin: c.var.config.corsOrigins.includes('*') ? '*' : c.var.config.corsOrigins, allowHeaders: ['authorization', 'content-type', 'cache-control', 'x-request-id', 'x-verdict-replay'], exposeHeaders: ['server-timing', 'x-cache', 'x-request-id', 'retry-after', 'x-verdict-coalesced'], maxAge: 600 })(c, next));
+  app.use('*', cors());
   app.get('/healthz', healthz);
   app.use('*', auth());
   app.use('*', rateLimit());
