@@ -42,7 +42,7 @@ function waitUntil(c: AppContext, p: Promise<unknown>): void {
 export async function handleGeneration(c: AppContext, kind: GenerationKind): Promise<Response> {
   const { config, state, timing, scope } = c.var;
   const req = await readRequest(c, kind);
-  if (c.req.path.startsWith('/demo/')) capDemoTokens(req, config.demoMaxTokens);
+  if (c.var.isPublic) capDemoTokens(req, config.demoMaxTokens);
   const stream = req.stream === true;
   const ttl = cacheTtlFor(config, c.req.path);
   const policy = cachePolicy(c.req.header('cache-control'), isDeterministic(req), ttl);
@@ -103,11 +103,11 @@ export async function handleGeneration(c: AppContext, kind: GenerationKind): Pro
   }
   membership.leave();
   if (opening.kind === 'error') timing.cache = 'bypass';
-  const body = opening.kind === 'json' ? withGatewayTimings(opening.body, settleFigures(timing)) : opening.body;
+  const body = opening.kind === 'json' ? withGatewayTimings(opening.body, figures) : opening.body;
   return new Response(body, { status: opening.status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
-/** Public demo traffic is anonymous: its generation length is bounded whatever the page (or a script) asks. */
+/** Public (demo) routes admit anonymous traffic: its generation length is bounded whatever the page (or a script) asks. */
 function capDemoTokens(req: ChatCompletionRequest | CompletionRequest, cap: number): void {
   req.max_tokens = Math.min(requestedMaxTokens(req) ?? cap, cap);
   if ('max_completion_tokens' in req) delete req.max_completion_tokens;
