@@ -1,4 +1,5 @@
-import { argmax, DecoderRunner } from './decoder-runner.ts';
+import { argmax, softmax } from '../engine/sampling.ts';
+import type { DecoderRunner } from './decoder-runner.ts';
 import { Prng } from './prng.ts';
 
 export interface AgreementReport {
@@ -34,31 +35,32 @@ export async function measureAgreement(target: DecoderRunner, draft: DecoderRunn
   let top5 = 0;
   let probSum = 0;
   const distinct = new Set<number>();
+  const probs = new Float32Array(vocab);
+  const row = (logits: Float32Array, pos: number) => logits.subarray(pos * vocab, (pos + 1) * vocab);
   for (let p = 0; p < prompts; p++) {
     // Ids >= 2 skip BOS/EOS.
     const ids = Array.from({ length: promptLen }, () => 2 + rng.int(vocab - 2));
     let step = await target.forward([ids]);
     for (let t = 0; t < genLen; t++) {
-      const next = argmax(step.logits, (step.seqLen - 1) * vocab, vocab);
+      const next = argmax(row(step.logits, step.seqLen - 1));
       ids.push(next);
       distinct.add(next);
       step = await target.forward([[next]], { past: step.present, pastLen: ids.length - 1 });
     }
     const [tf, df] = [await target.forward([ids]), await draft.forward([ids])];
     for (let i = promptLen - 1; i < ids.length - 1; i++) {
-      const off = i * vocab;
-      const tTop = argmax(tf.logits, off, vocab);
-      const dTop = argmax(df.logits, off, vocab);
+      const tRow = row(tf.logits, i);
+      const tTop = argmax(tRow);
+      const dTop = argmax(row(df.logits, i));
       positions++;
       if (tTop === dTop) {
         agree++;
         continue;
       }
-      const row = tf.logits.subarray(off, off + vocab);
-      const rank = row.reduce((n, x) => (x > row[dTop] ? n + 1 : n), 0);
+      const rank = tRow.reduce((n, x) => (x > tRow[dTop] ? n + 1 : n), 0);
       if (rank === 1) rank2++;
       if (rank < 5) top5++;
-      probSum += softmaxAt(row, dTop);
+      probSum += softmax(tRow, probs)[dTop];
     }
   }
   const disagree = positions - agree;
@@ -70,14 +72,6 @@ export async function measureAgreement(target: DecoderRunner, draft: DecoderRunn
     disagreeMeanTargetProb: disagree ? probSum / disagree : 0,
     distinctTokens: distinct.size,
   };
-}
-
-function softmaxAt(row: Float32Array, i: number): number {
-  let max = -Infinity;
-  for (const x of row) max = Math.max(max, x);
-  let sum = 0;
-  for (const x of row) sum += Math.exp(x - max);
-  return Math.exp(row[i] - max) / sum;
 }
 
 /** Median wall time (ms) of a one-token decode step after a `pastLen`-token prefill. */

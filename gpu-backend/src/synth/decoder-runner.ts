@@ -68,9 +68,3 @@ export class DecoderRunner {
     await this.session.release();
   }
 }
-
-export function argmax(xs: Float32Array, offset: number, length: number): number {
-  let best = 0;
-  for (let i = 1; i < length; i++) if (xs[offset + i] > xs[offset + best]) best = i;
-  return best;
-}
