@@ -2,6 +2,7 @@ import { ApiError, SSE_DONE, sseData } from '@verdict/protocol';
 import { IncrementalDetokenizer } from '../engine/detokenize.ts';
 import type { DecodeEvent } from '../engine/types.ts';
 import { ChunkWriter, finishReason } from './chunks.ts';
+import { toApiError } from './errors.ts';
 import { observe, summary, type Run } from './generate.ts';
 import { headersAtFirstByte } from './timings.ts';
 
@@ -19,15 +20,21 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
   clientGone.addEventListener('abort', onGone, { once: true });
   const early: DecodeEvent[] = [];
   let prefillMs = 0;
-  for (;;) {
-    const r = await run.gen.next();
-    if (r.done) throw new ApiError(499, 'the client closed the request', 'invalid_request_error', null, 'client_closed');
-    observe(run, r.value);
-    if (r.value.type === 'prefill') {
-      prefillMs = r.value.ms;
-      break;
+  try {
+    for (;;) {
+      const r = await run.gen.next();
+      if (r.done) throw new ApiError(499, 'the client closed the request', 'invalid_request_error', null, 'client_closed');
+      observe(run, r.value);
+      if (r.value.type === 'prefill') {
+        prefillMs = r.value.ms;
+        break;
+      }
+      early.push(r.value);
     }
-    early.push(r.value);
+  } catch (err) {
+    // No stream yet: the error is an ordinary JSON response, and nothing is left to cancel.
+    clientGone.removeEventListener('abort', onGone);
+    throw err;
   }
 
   const { decode } = run.req;
@@ -43,6 +50,8 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
     // A stop sequence truncates the step's text; then the pieces would not add up: leave them out.
     return pieces.join('') === text ? pieces : undefined;
   };
+  /** Set when the reader cancelled the stream: nothing more may be written to it. */
+  let cancelled = false;
   const end = (status: number) => {
     clientGone.removeEventListener('abort', onGone);
     record.finish(status);
@@ -60,6 +69,7 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
           // Events read while waiting for prefill were observed then.
           const fromEarly = early.length > 0;
           const r = fromEarly ? { done: false as const, value: early.shift()! } : await run.gen.next();
+          if (cancelled) return;
           if (r.done) {
             // Ended without `done`: we cancelled it because the client left.
             ctl.close();
@@ -80,7 +90,8 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
           }
         }
       } catch (err) {
-        const e = err instanceof ApiError ? err : new ApiError(500, 'internal server error', 'server_error');
+        if (cancelled) return;
+        const e = toApiError(err, run.state.log, record.id);
         record.fields.error = e.message;
         ctl.enqueue(enc.encode(sseData(e.toBody())));
         ctl.close();
@@ -88,6 +99,7 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
       }
     },
     cancel() {
+      cancelled = true;
       run.gen.cancel();
       end(499);
     },
