@@ -28,9 +28,15 @@ export interface Engine {
 /** Load the bundle's draft and target into ONNX Runtime sessions and serve decodes on them. */
 export async function createEngine(bundle: LoadedBundle, opts: EngineOptions = {}): Promise<Engine> {
   const { manifest } = bundle;
+  const judge = judgeSource(bundle, opts); // before loading anything: a bad head must not leave sessions behind
   const target = await DecoderSession.load(bundle.targetPath, manifest.target, manifest.max_context, opts);
-  const draft = await DecoderSession.load(bundle.draftPath, manifest.draft, manifest.max_context, opts);
-  const judge = judgeSource(bundle, opts);
+  let draft: DecoderSession;
+  try {
+    draft = await DecoderSession.load(bundle.draftPath, manifest.draft, manifest.max_context, opts);
+  } catch (err) {
+    await target.dispose();
+    throw err;
+  }
   const models: DecodeModels = {
     target,
     draft,
