@@ -1,20 +1,11 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { synthBundle } from '../synth/synth-bundle.ts';
 import { isPresetName, PRESETS, type PresetName } from '../synth/presets.ts';
 import { formatSweepRow, SWEEP_HEADER, sweepResidualScale } from '../synth/calibrate.ts';
+import { nonNegative, nonNegativeInt, positiveInt } from './judge-options.ts';
 
-const number = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`not a number: ${v}`);
-  return n;
-};
-const integer = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`not a non-negative integer: ${v}`);
-  return n;
-};
-const numberList = (v: string): number[] => v.split(',').map((x) => number(x.trim()));
+const numberList = (v: string): number[] => v.split(',').map((x) => nonNegative(x.trim()));
 
 interface SynthFlags {
   preset: string;
@@ -38,18 +29,18 @@ export function command(): Command {
     )
     .addOption(new Option('--preset <name>', 'model size').choices(Object.keys(PRESETS)).default('tiny'))
     .option('--out <dir>', 'bundle directory to create (written to a temp dir, renamed when complete)')
-    .option('--residual-scale <x>', "scale of the target's residual branches beyond the draft's layers (default: the preset's calibrated value)", number)
+    .option('--residual-scale <x>', "scale of the target's residual branches beyond the draft's layers (default: the preset's calibrated value)", nonNegative)
     .option(
       '--judge-signal <x>',
       "surprise feature in the target's hidden_states (how far it moves per nat of token surprise, so a linear judge head has something to learn; 0 = off; default: the preset's)",
-      number,
+      nonNegative,
     )
-    .option('--seed <n>', 'weight and vocabulary seed', integer, 0)
+    .option('--seed <n>', 'weight and vocabulary seed', nonNegativeInt, 0)
     .option('--force', 'replace an existing bundle at --out', false)
     .option('--no-judge', 'skip training the judge head (mine → collect → train, ratio:0.5) that ships in judge.json')
-    .option('--independent-draft-seed <n>', 'draft from independent random weights (a deliberately bad draft, for tests)', integer)
+    .option('--independent-draft-seed <n>', 'draft from independent random weights (a deliberately bad draft, for tests)', nonNegativeInt)
     .option('--sweep <scales>', 'instead of writing a bundle, measure greedy draft/target agreement for each comma-separated residual scale', numberList)
-    .option('--prompts <n>', 'with --sweep: random prompts to continue greedily (48 tokens each)', integer, 8)
+    .option('--prompts <n>', 'with --sweep: random prompts to continue greedily (48 tokens each)', positiveInt, 8)
     .addHelpText(
       'after',
       `\nPresets:\n${Object.entries(PRESETS)
