@@ -21,8 +21,4 @@ export class FlightRegistry {
       if (this.flights.get(key) === flight) this.flights.delete(key);
     });
   }
-
-  get size(): number {
-    return this.flights.size;
-  }
 }

@@ -39,12 +39,6 @@ export class HealthTracker {
     if (s.failures >= this.failureLimit) s.downUntil = this.now() + this.cooldownMs;
   }
 
-  /** True when the backend is in cool-down right now (no probe is attempted). */
-  isCoolingDown(url: string): boolean {
-    const s = this.state.get(url);
-    return !!s && s.downUntil > this.now();
-  }
-
   async isUsable(backend: BackendConfig, fetcher: typeof fetch): Promise<boolean> {
     const s = this.state.get(backend.url);
     if (!s || s.downUntil === 0) return true;
