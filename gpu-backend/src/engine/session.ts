@@ -117,10 +117,6 @@ export class DecoderSession {
     return out;
   }
 
-  hasOutput(name: string): boolean {
-    return this.session.outputNames.includes(name);
-  }
-
   async dispose(): Promise<void> {
     await this.session.release();
   }

@@ -130,10 +130,6 @@ export class GraphBuilder {
     }
     return chunks;
   }
-
-  encode(graphName: string, docString: string): Uint8Array {
-    return Buffer.concat(this.encodeChunks(graphName, docString));
-  }
 }
 
 /** Field numbers from onnx.proto (all length-delimited, wire type 2). */
