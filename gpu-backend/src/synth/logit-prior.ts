@@ -2,6 +2,9 @@ import type { LlamaConfig } from './llama-config.ts';
 import { Prng, subSeed } from './prng.ts';
 import { buildTokenizerJson, FIRST_WORD_PIECE_ID } from './tokenizer-json.ts';
 
+/** Nats added to word-start pieces (`Ġ…`), so generated text breaks into words (docs/models.md). */
+export const WORD_START_BONUS = 2;
+
 /**
  * The word-piece prior: a fixed per-token bias added to the logits after the LM head, so the
  * synthetic LM prefers word pieces the way a trained LM does (random logits would treat the 256
@@ -9,13 +12,10 @@ import { buildTokenizerJson, FIRST_WORD_PIECE_ID } from './tokenizer-json.ts';
  * and control characters).
  *
  * Word piece of frequency rank r (a seeded permutation of the pieces): −α·ln r, a Zipf law with
- * exponent α. Byte tokens and specials (BOS/EOS): −2α·ln V, as unlikely as a piece of rank V².
+ * exponent α, plus {@link WORD_START_BONUS} for word-start pieces. Byte tokens and specials (BOS/EOS): −2α·ln V, as unlikely as a piece of rank V².
  * Draft and target share it (it is part of the shared LM head), so it shifts both models alike.
  * Returns undefined when α = 0 (the graph then has no bias node: the old models, byte for byte).
  */
-/** Nats added to word-start pieces (measured: readable word breaks at tiny/bench; see docs/models.md). */
-export const WORD_START_BONUS = 2;
-
 export function makeLogitPrior(c: LlamaConfig, seed: number): Float32Array | undefined {
   const alpha = c.wordPrior;
   if (alpha === 0) return undefined;
