@@ -4,7 +4,6 @@ import onnxProto from 'onnx-proto';
 import { JudgeHeadSchema, type JudgeHead } from '../bundle/judge-head.ts';
 import { BundleManifestSchema } from '../bundle/manifest.ts';
 import { createHash } from 'node:crypto';
-import { open, rename } from 'node:fs/promises';
 import { sha256Bytes, writeFileAtomic } from './files.ts';
 
 const { onnx } = onnxProto;
@@ -178,7 +177,7 @@ export async function foldBundleJudge(bundleDir: string): Promise<FoldResult> {
   const sha = hash.digest('hex');
   const newHead: JudgeHead = { ...head, target_sha256: sha };
   const headText = `${JSON.stringify(newHead, null, 2)}\n`;
-  await writeChunksAtomic(targetPath, parts);
+  await writeFileAtomic(targetPath, parts);
   await writeFileAtomic(headPath, headText);
   const newManifest = {
     ...manifest,
@@ -187,15 +186,4 @@ export async function foldBundleJudge(bundleDir: string): Promise<FoldResult> {
   };
   await writeFileAtomic(manifestPath, `${JSON.stringify(newManifest, null, 2)}\n`);
   return { targetSha256: sha, bytes: parts.reduce((n, p) => n + p.length, 0) };
-}
-
-/** Writes the chunks to `path.tmp`, then renames it over `path`. */
-async function writeChunksAtomic(path: string, parts: Uint8Array[]): Promise<void> {
-  const fh = await open(`${path}.tmp`, 'w');
-  try {
-    for (const p of parts) await fh.write(p);
-  } finally {
-    await fh.close();
-  }
-  await rename(`${path}.tmp`, path);
 }
