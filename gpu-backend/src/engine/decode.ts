@@ -13,6 +13,7 @@ import { RULES } from './verify/index.ts';
 export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: AbortSignal): AsyncGenerator<DecodeEvent> {
   const r = new RequestState(m, req);
   const rule = req.mode === 'target' ? null : RULES[req.mode];
+  const judge = req.mode === 'judge' ? m.judge : NO_JUDGE; // only judge mode pays for hidden states / head scores
   try {
     yield { type: 'prefill', promptTokens: req.promptIds.length, ms: await r.prefill() };
     for (let step = 0; !r.out.finished; step++) {
@@ -22,15 +23,18 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
         if (rest.text) yield { type: 'step', step, ...rest, stats: idle() };
         break;
       }
+      // draft K tokens
       let t = performance.now();
       const drafts = k > 0 ? await propose(m.draft, r.draftCache!, r.draftFeed(), k, r.draftRows, r.greedy, r.rng) : [];
       const draftMs = performance.now() - t;
 
+      // ONE target forward over [pending, d1..dK], then the mode's rule (K = 0: the target's own token)
       t = performance.now();
-      const { judgeScores, judgeMs } = await score(m.target, r.targetCache, r.pending, drafts, r.targetRows, req.mode === 'judge' ? m.judge : NO_JUDGE);
+      const { judgeScores, judgeMs } = await score(m.target, r.targetCache, r.pending, drafts, r.targetRows, judge);
       const verdict = rule && k > 0 ? rule(r.verifyInput(drafts, judgeScores)) : r.plainStep();
       const verifyMs = performance.now() - t - judgeMs;
 
+      // keep the accepted prefix + next, roll both caches back to it, emit
       t = performance.now();
       const chunk = r.advance(drafts, verdict);
       const rollbackMs = performance.now() - t;
@@ -47,7 +51,6 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
   }
 }
 
-// Only judge mode pays for hidden states and head scores; the other modes never read them.
 const NO_JUDGE: JudgeSource = { kind: 'none' };
 
 function idle(): StepStats {
