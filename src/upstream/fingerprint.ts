@@ -41,9 +41,15 @@ export class FingerprintCache {
       return null; // no fingerprint → the request bypasses the cache; the generation call reports the real error
     }
     const expires = Date.now() + this.ttlMs;
+    let found: string | null = null;
     for (const m of list.data ?? []) {
-      if (m.id && typeof m.x_verdict?.fingerprint === 'string') this.entries.set(m.id, { fingerprint: m.x_verdict.fingerprint, expires });
+      const fingerprint = m.x_verdict?.fingerprint;
+      if (!m.id || typeof fingerprint !== 'string') continue;
+      this.entries.set(m.id, { fingerprint, expires });
+      if (m.id === model) found = fingerprint;
     }
-    return this.entries.get(model)?.fingerprint ?? null;
+    // A model the list lacks is remembered as such too, so each of its requests does not re-fetch the list.
+    if (found === null) this.entries.set(model, { fingerprint: null, expires });
+    return found;
   }
 }
