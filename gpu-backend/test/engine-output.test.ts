@@ -47,8 +47,15 @@ describe('Output', () => {
   it('cuts a chunk at max_tokens', () => {
     const o = new Output(bytes, new Set([EOS]), [], 3);
     const c = o.commit(enc('abcde'), ['draft', 'judge', 'draft', 'draft', 'target']);
-    expect(c).toEqual({ tokens: enc('abc'), provenance: ['draft', 'judge', 'draft'], text: 'abc' });
+    expect(c).toEqual({ tokens: enc('abc'), provenance: ['draft', 'judge', 'draft'], text: 'abc', pieces: ['a', 'b', 'c'] });
     expect(o.finishReason).toBe('length');
+  });
+  it('gives each token its own text when the pieces line up with the step text, and none when held-back text shifts them', () => {
+    const o = new Output(bytes, new Set([EOS]), ['STOP'], 100);
+    expect(o.commit(enc('ab€'), all(5)).pieces).toEqual(['a', 'b', '', '', '€']);
+    expect(o.commit(enc('xST'), all(3)).pieces).toBeUndefined(); // 'ST' is held: the text is only 'x'
+    expect(o.commit(enc('Oy'), all(2)).pieces).toBeUndefined(); // and released here with 'Oy'
+    expect(o.commit(enc('z'), all(1)).pieces).toEqual(['z']);
   });
   it('stops at EOS inside a chunk without emitting it', () => {
     const o = new Output(bytes, new Set([EOS]), [], 10);

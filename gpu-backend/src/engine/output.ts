@@ -5,6 +5,8 @@ export interface Committed {
   tokens: number[];
   provenance: Provenance[];
   text: string;
+  /** Each token's text, when they join to exactly `text` (not when held-back stop-prefix text shifts it). */
+  pieces?: string[];
 }
 
 /**
@@ -39,7 +41,7 @@ export class Output {
 
   /** Commit one step's tokens in order, stopping at the first EOS, stop match or the token budget. */
   commit(tokens: readonly number[], provenance: readonly Provenance[]): Committed {
-    const taken: Committed = { tokens: [], provenance: [], text: '' };
+    const taken: Committed = { tokens: [], provenance: [], text: '', pieces: [] };
     for (let i = 0; i < tokens.length && !this.finished; i++) {
       const t = tokens[i];
       if (this.eos.has(t)) {
@@ -49,7 +51,9 @@ export class Output {
       this.tokens.push(t);
       taken.tokens.push(t);
       taken.provenance.push(provenance[i]);
-      this.held += this.detok.push(t);
+      const piece = this.detok.push(t);
+      taken.pieces!.push(piece);
+      this.held += piece;
       const cut = this.firstStopMatch();
       if (cut >= 0) {
         this.held = this.held.slice(0, cut);
@@ -69,11 +73,16 @@ export class Output {
   }
 
   private release(taken: Committed, upTo: number, flush: boolean): Committed {
-    if (flush) this.held += this.detok.flush();
+    if (flush) {
+      const tail = this.detok.flush();
+      this.held += tail;
+      if (taken.pieces?.length) taken.pieces[taken.pieces.length - 1] += tail;
+    }
     const n = Math.min(upTo, this.held.length);
     taken.text = this.held.slice(0, n);
     this.held = this.held.slice(n);
     this.text += taken.text;
+    if (taken.pieces && taken.pieces.join('') !== taken.text) delete taken.pieces;
     return taken;
   }
 

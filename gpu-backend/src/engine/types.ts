@@ -71,6 +71,8 @@ export type DecodeEvent =
       provenance: Provenance[];
       /** The text these tokens add (UTF-8 safe: bytes of an incomplete character wait for the next step). */
       text: string;
+      /** Each token's text, joining to `text`; absent when held-back stop-prefix text makes them not line up. */
+      pieces?: string[];
       stats: StepStats;
     }
   | { type: 'done'; finishReason: FinishReason; tokens: number[]; text: string; stats: DecodeStats };

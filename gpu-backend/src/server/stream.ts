@@ -1,5 +1,4 @@
 import { ApiError, SSE_DONE, sseData } from '@verdict/protocol';
-import { IncrementalDetokenizer } from '../engine/detokenize.ts';
 import type { DecodeEvent } from '../engine/types.ts';
 import { ChunkWriter, finishReason } from './chunks.ts';
 import { toApiError } from './errors.ts';
@@ -42,14 +41,6 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
   const enc = new TextEncoder();
   const record = run.record;
   record.deferred = true;
-  // Per-token text for x_verdict.pieces, decoded the way the engine decodes its step text.
-  const detok = run.state.bundle ? new IncrementalDetokenizer(run.state.bundle.tokenizer) : null;
-  const piecesOf = (tokens: number[], text: string): string[] | undefined => {
-    if (!detok) return undefined;
-    const pieces = tokens.map((t) => detok.push(t));
-    // A stop sequence truncates the step's text; then the pieces would not add up: leave them out.
-    return pieces.join('') === text ? pieces : undefined;
-  };
   /** Set when the reader cancelled the stream: nothing more may be written to it. */
   let cancelled = false;
   const end = (status: number) => {
@@ -78,7 +69,7 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
           const ev = r.value;
           if (!fromEarly) observe(run, ev);
           if (ev.type === 'step') {
-            ctl.enqueue(enc.encode(sseData(writer.step(ev.text, ev.provenance, ev.step, piecesOf(ev.tokens, ev.text)))));
+            ctl.enqueue(enc.encode(sseData(writer.step(ev.text, ev.provenance, ev.step, ev.pieces))));
             return;
           }
           if (ev.type === 'done') {
