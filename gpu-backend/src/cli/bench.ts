@@ -1,12 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { positiveInt } from './options.ts';
 import { MultiBar, Presets } from 'cli-progress';
 import { runBench, type BenchProgress } from '../bench/run.ts';
 
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`not a positive integer: ${v}`);
-  return n;
-};
 const kList = (v: string): number[] => {
   const ks = v.split(',').map((s) => s.trim()).filter(Boolean).map(positiveInt);
   if (ks.length === 0) throw new InvalidArgumentError('expected a comma-separated list of K values, e.g. 2,4,8');

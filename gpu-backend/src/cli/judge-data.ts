@@ -4,7 +4,7 @@ import { collectEmbeddings } from '../judge/collect.ts';
 import { mineBundle } from '../judge/mine.ts';
 import { readPrompts } from '../judge/prompts.ts';
 import { parseRule } from '../judge/rules.ts';
-import { nonNegative, nonNegativeInt, positiveInt, progressBar } from './judge-options.ts';
+import { nonNegative, nonNegativeInt, positiveInt, progressBar } from './options.ts';
 
 export function mineCommand(): Command {
   return new Command('mine')

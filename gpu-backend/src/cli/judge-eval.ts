@@ -9,7 +9,7 @@ import type { ClassMetrics } from '../judge/metrics.ts';
 import { mineBundle } from '../judge/mine.ts';
 import { readPrompts, syntheticPrompts } from '../judge/prompts.ts';
 import { loadChecker, parseRule, type Checker } from '../judge/rules.ts';
-import { fmt, nonNegativeInt, positiveInt, unitInterval } from './judge-options.ts';
+import { fmt, nonNegativeInt, positiveInt, unitInterval } from './options.ts';
 
 interface EvalFlags {
   bundle: string;

@@ -6,7 +6,7 @@ import { foldBundleJudge } from '../judge/fold.ts';
 import type { ThresholdGoal } from '../judge/metrics.ts';
 import { prCurveSvg } from '../judge/plot.ts';
 import { trainFromStore } from '../judge/train.ts';
-import { fmt, nonNegative, nonNegativeInt, positiveInt, unitInterval } from './judge-options.ts';
+import { fmt, nonNegative, nonNegativeInt, positiveInt, unitInterval } from './options.ts';
 
 function goalOf(o: { precision?: number; recall?: number }): ThresholdGoal {
   if (o.precision !== undefined && o.recall !== undefined) throw new Error('give --precision or --recall, not both');

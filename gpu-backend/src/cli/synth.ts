@@ -3,7 +3,7 @@ import { SingleBar } from 'cli-progress';
 import { synthBundle } from '../synth/synth-bundle.ts';
 import { isPresetName, PRESETS, type PresetName } from '../synth/presets.ts';
 import { formatSweepRow, SWEEP_HEADER, sweepResidualScale } from '../synth/calibrate.ts';
-import { nonNegative, nonNegativeInt, positiveInt } from './judge-options.ts';
+import { nonNegative, nonNegativeInt, positiveInt } from './options.ts';
 
 const numberList = (v: string): number[] => v.split(',').map((x) => nonNegative(x.trim()));
 

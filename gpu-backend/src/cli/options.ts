@@ -1,3 +1,4 @@
+/** Flag parsers and terminal helpers shared by the `verdict` subcommands (bad values are commander errors naming the flag). */
 import { InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
 
