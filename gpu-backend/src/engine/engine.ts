@@ -5,7 +5,7 @@ import { decode } from './decode.ts';
 import { EngineError } from './errors.ts';
 import type { DecodeModels } from './request.ts';
 import type { JudgeSource } from './score.ts';
-import { DecoderSession, type SessionOptions } from './session.ts';
+import { loadDecoderPair, type SessionOptions } from './session.ts';
 import type { DecodeEvent, DecodeRequest } from './types.ts';
 
 export interface EngineOptions extends SessionOptions {
@@ -29,14 +29,7 @@ export interface Engine {
 export async function createEngine(bundle: LoadedBundle, opts: EngineOptions = {}): Promise<Engine> {
   const { manifest } = bundle;
   const judge = judgeSource(bundle, opts); // before loading anything: a bad head must not leave sessions behind
-  const target = await DecoderSession.load(bundle.targetPath, manifest.target, manifest.max_context, opts);
-  let draft: DecoderSession;
-  try {
-    draft = await DecoderSession.load(bundle.draftPath, manifest.draft, manifest.max_context, opts);
-  } catch (err) {
-    await target.dispose();
-    throw err;
-  }
+  const { target, draft } = await loadDecoderPair(bundle, opts);
   const models: DecodeModels = {
     target,
     draft,

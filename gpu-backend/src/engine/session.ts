@@ -142,3 +142,18 @@ function checkIo(session: ort.InferenceSession, spec: DecoderSpec, path: string)
   if (spec.has_hidden_states) need(session.outputNames, 'hidden_states', 'output');
   if (spec.has_judge_logits) need(session.outputNames, 'judge_logits', 'output');
 }
+
+/** A bundle's target and draft sessions; if the draft fails to load, the target is released before the error propagates. */
+export async function loadDecoderPair(
+  bundle: { targetPath: string; draftPath: string; manifest: { target: DecoderSpec; draft: DecoderSpec; max_context: number } },
+  opts: SessionOptions = {},
+): Promise<{ target: DecoderSession; draft: DecoderSession }> {
+  const { manifest } = bundle;
+  const target = await DecoderSession.load(bundle.targetPath, manifest.target, manifest.max_context, opts);
+  try {
+    return { target, draft: await DecoderSession.load(bundle.draftPath, manifest.draft, manifest.max_context, opts) };
+  } catch (err) {
+    await target.dispose();
+    throw err;
+  }
+}

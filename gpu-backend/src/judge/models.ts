@@ -2,7 +2,7 @@ import type { JudgeHead } from '../bundle/judge-head.ts';
 import type { LoadedBundle } from '../bundle/types.ts';
 import type { DecodeModels } from '../engine/request.ts';
 import type { JudgeSource } from '../engine/score.ts';
-import { DecoderSession, type SessionOptions } from '../engine/session.ts';
+import { loadDecoderPair, type SessionOptions } from '../engine/session.ts';
 
 /**
  * The bundle's draft and target as the engine's DecodeModels, for the judge tools that drive the
@@ -17,8 +17,7 @@ export async function loadDecodeModels(
   if (!manifest.target.has_hidden_states) {
     throw new Error(`${bundle.targetPath}: the target has no hidden_states output (bundle.json target.has_hidden_states is false); the judge reads it`);
   }
-  const target = await DecoderSession.load(bundle.targetPath, manifest.target, manifest.max_context, opts);
-  const draft = await DecoderSession.load(bundle.draftPath, manifest.draft, manifest.max_context, opts);
+  const { target, draft } = await loadDecoderPair(bundle, opts);
   const judge: JudgeSource = head ? { kind: 'hidden', head: { weights: Float32Array.from(head.weights), bias: head.bias } } : { kind: 'none' };
   return {
     target,
