@@ -152,8 +152,9 @@ describe('gateway in Miniflare in front of real verdict serve backends', () => {
   });
 
   it("a client disconnect cancels the backend's generation", async () => {
-    // Greedy on the tiny model runs to max_tokens (~2 s on this CPU); bypass the cache so it is one plain stream.
-    const body = chat('please run long', { stream: true, max_tokens: 450 });
+    // Greedy on the tiny model runs to max_tokens; `target` mode (one token per forward) keeps the run long enough
+    // that an uncancelled generation would finish all 450 tokens well after the abort. No cache: one plain stream.
+    const body = chat('please run long', { stream: true, max_tokens: 450, speculative: { mode: 'target' } });
     const tokensBefore = total(await scrape(a.url), 'verdict_generation_tokens_total') + total(await scrape(b.url), 'verdict_generation_tokens_total');
     const controller = new AbortController();
     const res = await post(gw.url, '/v1/chat/completions', body, { signal: controller.signal, headers: { 'cache-control': 'no-store' } });
