@@ -2,11 +2,19 @@ import { ApiError, errorBody, SSE_DONE, SseParser, sseData, type OpenAIErrorBody
 import type { UpstreamResponse } from '../upstream/forward.ts';
 import type { CachedAnswer, RecordedEvent } from './record.ts';
 
+interface OpeningMeta {
+  requestId: string | null;
+  serverTiming: string | null;
+  upstreamMs: number;
+  /** The url of the backend that answered (after any retry): its fingerprint is the one the answer is stored under. */
+  backend: string;
+}
+
 /** How the backend answered, once its headers are in. */
 export type FlightOpening =
-  | { kind: 'error'; status: number; body: string; requestId: string | null; serverTiming: string | null; upstreamMs: number }
-  | { kind: 'json'; status: number; body: string; requestId: string | null; serverTiming: string | null; upstreamMs: number }
-  | { kind: 'sse'; requestId: string | null; serverTiming: string | null; upstreamMs: number };
+  | ({ kind: 'error'; status: number; body: string } & OpeningMeta)
+  | ({ kind: 'json'; status: number; body: string } & OpeningMeta)
+  | ({ kind: 'sse' } & OpeningMeta);
 
 const encoder = new TextEncoder();
 /** Longest a listener in another request waits before re-checking the flight (see `changed`). */
@@ -87,7 +95,7 @@ export class Flight {
   private async open(start: (signal: AbortSignal) => Promise<UpstreamResponse>, settle: (r: CachedAnswer | null) => void): Promise<FlightOpening> {
     const up = (this.upstream = await start(this.controller.signal));
     const res = up.response;
-    const meta = { requestId: res.headers.get('x-request-id'), serverTiming: res.headers.get('server-timing'), upstreamMs: up.upstreamMs };
+    const meta: OpeningMeta = { requestId: res.headers.get('x-request-id'), serverTiming: res.headers.get('server-timing'), upstreamMs: up.upstreamMs, backend: up.backend.url };
     const type = res.headers.get('content-type') ?? '';
     if (res.ok && type.includes('text/event-stream') && res.body) {
       void this.pump(res.body, meta.requestId).then(settle, () => settle(null));

@@ -5,7 +5,8 @@ import { Flight, type FlightOpening } from '../cache/flight.ts';
 import { replaySse } from '../cache/replay.ts';
 import type { CachedAnswer } from '../cache/record.ts';
 import { AnswerStore } from '../cache/store.ts';
-import { callUpstream } from '../upstream/forward.ts';
+import type { BackendConfig } from '../config.ts';
+import { callUpstream, candidates } from '../upstream/forward.ts';
 import type { AppContext } from '../state.ts';
 import { cachePolicy } from './cache-policy.ts';
 import { SSE_HEADERS } from './sse.ts';
@@ -47,35 +48,52 @@ export async function handleGeneration(c: AppContext, kind: GenerationKind): Pro
   const ttl = cacheTtlFor(config, c.req.path);
   const policy = cachePolicy(c.req.header('cache-control'), isDeterministic(req), ttl);
 
-  let key: string | null = null;
+  // The healthy backends that serve the model, in the order they would be tried, and the fingerprint each
+  // serves it under. During a rolling deploy they can differ: a lookup tries each distinct fingerprint's key,
+  // a generation joins or registers a flight under the key of the backend drawn first, and its answer is stored
+  // under the fingerprint of the backend that actually produced it (after a retry, possibly another one).
+  let order: BackendConfig[] | undefined;
+  let fingerprints = new Map<string, string | null>();
+  const keys = new Map<string, Promise<string>>();
+  const keyFor = (fingerprint: string) => {
+    let k = keys.get(fingerprint);
+    if (!k) keys.set(fingerprint, (k = cacheKey(kind, req, fingerprint, scope)));
+    return k;
+  };
   if (policy !== 'bypass') {
-    const fingerprint = await state.fingerprints.get(config, state, req.model);
-    if (fingerprint) key = await cacheKey(kind, req, fingerprint, scope);
+    order = await candidates(config, state, req.model);
+    fingerprints = await state.fingerprints.forBackends(config, state, order, req.model);
   }
-  timing.cache = key ? 'miss' : 'bypass';
+  const distinct = [...new Set([...fingerprints.values()].filter((f): f is string => f !== null))];
+  timing.cache = distinct.length ? 'miss' : 'bypass';
 
-  if (key && policy === 'lookup') {
-    const record = await store.get(key);
-    if (record && record.kind === (stream ? 'sse' : 'json')) {
+  if (policy === 'lookup' && distinct.length) {
+    const records = await Promise.all(distinct.map(async (fp) => store.get(await keyFor(fp))));
+    const record = records.find((r) => r && r.kind === (stream ? 'sse' : 'json'));
+    if (record) {
       timing.cache = 'hit';
       return replay(c, record);
     }
   }
 
-  let flight = key && policy === 'lookup' ? state.flights.get(key) : undefined;
+  const firstFingerprint = order?.length ? fingerprints.get(order[0].url) : null;
+  const flightKey = policy !== 'bypass' && firstFingerprint ? await keyFor(firstFingerprint) : null;
+  let flight = flightKey && policy === 'lookup' ? state.flights.get(flightKey) : undefined;
   const coalesced = flight !== undefined;
   if (!flight) {
     const body = JSON.stringify(req);
     const requestId = c.req.header('x-request-id');
     const started = new Flight(
-      (signal) => callUpstream(config, state, { method: 'POST', path: UPSTREAM_PATH[kind], model: req.model, body, signal, headers: requestId ? { 'x-request-id': requestId } : {} }),
+      (signal) => callUpstream(config, state, { method: 'POST', path: UPSTREAM_PATH[kind], model: req.model, order, body, signal, headers: requestId ? { 'x-request-id': requestId } : {} }),
       config.stallTimeoutMs,
     );
-    const cacheKeyForStore = key;
-    const settled = started.finished
-      .then((record) => (record && cacheKeyForStore ? store.put(cacheKeyForStore, record, ttl) : undefined))
-      .catch((err) => console.error(`gateway: cache write failed: ${(err as Error).message}`));
-    if (key) state.flights.add(key, started, settled);
+    const storeUnder = async (record: CachedAnswer | null) => {
+      if (!record) return;
+      const fingerprint = fingerprints.get((await started.opening).backend);
+      if (fingerprint) await store.put(await keyFor(fingerprint), record, ttl);
+    };
+    const settled = started.finished.then(storeUnder).catch((err) => console.error(`gateway: cache write failed: ${(err as Error).message}`));
+    if (flightKey) state.flights.add(flightKey, started, settled);
     waitUntil(c, settled);
     flight = started;
   }

@@ -1,55 +1,71 @@
-import type { GatewayConfig } from '../config.ts';
+import type { BackendConfig, GatewayConfig } from '../config.ts';
 import type { GatewayState } from '../state.ts';
-import { callUpstream } from './forward.ts';
 
 interface Entry {
-  fingerprint: string | null;
+  /** Model id → fingerprint, as this backend's GET /v1/models listed them. */
+  models: Map<string, string>;
   expires: number;
 }
 
 /**
- * The backend's fingerprint of each model (weights + tokenizer + settings), from GET /v1/models, kept for a
- * minute per isolate. It is part of every cache key, so a redeployed model never serves old answers.
+ * Each backend's fingerprint of each model (weights + tokenizer + settings), from that backend's own
+ * GET /v1/models, kept for a minute per isolate. It is part of every cache key, so a redeployed model never
+ * serves old answers — and it is per backend, because during a rolling deploy two backends can serve
+ * different builds under one model id: an answer is stored under the fingerprint of the backend that produced
+ * it, and looked up under the fingerprints of the backends that could serve the request.
  */
 export class FingerprintCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly pending = new Map<string, Promise<string | null>>();
+  private readonly pending = new Map<string, Promise<Entry | null>>();
 
   constructor(private readonly ttlMs = 60_000) {}
 
-  async get(config: GatewayConfig, state: GatewayState, model: string): Promise<string | null> {
-    const hit = this.entries.get(model);
-    if (hit && hit.expires > Date.now()) return hit.fingerprint;
-    let p = this.pending.get(model);
-    if (!p) {
-      p = this.fetchAll(config, state, model).finally(() => this.pending.delete(model));
-      this.pending.set(model, p);
-    }
-    return p;
+  /** The fingerprint of `model` on each of `backends`, by backend url; null where it is unknown. */
+  async forBackends(config: GatewayConfig, state: GatewayState, backends: BackendConfig[], model: string): Promise<Map<string, string | null>> {
+    const found = await Promise.all(backends.map((b) => this.of(config, state, b, model)));
+    return new Map(backends.map((b, i) => [b.url, found[i]]));
   }
 
-  private async fetchAll(config: GatewayConfig, state: GatewayState, model: string): Promise<string | null> {
+  /** The fingerprint of `model` on one backend (null: the backend did not answer its list, or lacks the model). */
+  async of(config: GatewayConfig, state: GatewayState, backend: BackendConfig, model: string): Promise<string | null> {
+    let entry = this.entries.get(backend.url);
+    if (!entry || entry.expires <= Date.now()) {
+      let p = this.pending.get(backend.url);
+      if (!p) {
+        p = this.fetchList(config, state, backend).finally(() => this.pending.delete(backend.url));
+        this.pending.set(backend.url, p);
+      }
+      entry = (await p) ?? undefined;
+    }
+    return entry?.models.get(model) ?? null;
+  }
+
+  private async fetchList(config: GatewayConfig, state: GatewayState, backend: BackendConfig): Promise<Entry | null> {
     let list: { data?: { id?: string; x_verdict?: { fingerprint?: string } }[] };
     try {
-      const { response } = await callUpstream(config, state, { method: 'GET', path: '/v1/models', model });
-      if (!response.ok) {
-        await response.body?.cancel();
+      const res = await state.fetch(`${backend.url}/v1/models`, {
+        headers: backend.authorization ? { authorization: backend.authorization } : {},
+        signal: AbortSignal.timeout(config.upstreamTimeoutMs),
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        if (res.status >= 500) state.health.recordFailure(backend.url);
         return null;
       }
-      list = await response.json();
+      list = await res.json();
     } catch {
-      return null; // no fingerprint → the request bypasses the cache; the generation call reports the real error
+      // no fingerprint → nothing is looked up or stored under this backend; the generation call reports the real error
+      state.health.recordFailure(backend.url);
+      return null;
     }
-    const expires = Date.now() + this.ttlMs;
-    let found: string | null = null;
+    const models = new Map<string, string>();
     for (const m of list.data ?? []) {
       const fingerprint = m.x_verdict?.fingerprint;
-      if (!m.id || typeof fingerprint !== 'string') continue;
-      this.entries.set(m.id, { fingerprint, expires });
-      if (m.id === model) found = fingerprint;
+      if (m.id && typeof fingerprint === 'string') models.set(m.id, fingerprint);
     }
-    // A model the list lacks is remembered as such too, so each of its requests does not re-fetch the list.
-    if (found === null) this.entries.set(model, { fingerprint: null, expires });
-    return found;
+    // The whole list is kept, so a model it lacks is remembered as such too and its requests do not re-fetch it.
+    const entry = { models, expires: Date.now() + this.ttlMs };
+    this.entries.set(backend.url, entry);
+    return entry;
   }
 }

@@ -12,6 +12,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** The client's signal: when it fires, the upstream call is aborted too. */
   signal?: AbortSignal;
+  /** The backends to try, in order, when the caller already drew them (`candidates`); otherwise drawn here. */
+  order?: BackendConfig[];
 }
 
 export interface UpstreamResponse {
@@ -37,7 +39,7 @@ export async function candidates(config: GatewayConfig, state: GatewayState, mod
  * retried: the caller owns the body.
  */
 export async function callUpstream(config: GatewayConfig, state: GatewayState, req: UpstreamRequest): Promise<UpstreamResponse> {
-  const order = await candidates(config, state, req.model);
+  const order = req.order ?? (await candidates(config, state, req.model));
   if (!order.length) {
     throw new ApiError(503, `No healthy backend is available${req.model ? ` for model '${req.model}'` : ''}; try again shortly`, 'service_unavailable', null, 'no_healthy_backend', {
       'retry-after': String(Math.ceil(config.healthCooldownMs / 1000)),
