@@ -18,7 +18,9 @@ export default defineConfig({
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
+        // TEST_CACHE_KV: a KV namespace for the optional CACHE_KV answer tier, which wrangler.toml leaves commented
+        // out; tests that exercise the tier pass it to the gateway as CACHE_KV.
+        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' }, miniflare: { kvNamespaces: ['TEST_CACHE_KV'] } })],
         test: {
           name: 'worker',
           include: ['src/**/*.test.ts', 'test/worker/**/*.test.ts'],

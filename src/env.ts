@@ -20,6 +20,8 @@ export interface GatewayEnv {
   /** Secret: comma-separated SHA-256 hex digests of accepted API keys (alternative or addition to the KV namespace). */
   API_KEY_HASHES?: string;
   API_KEYS?: KVNamespace;
+  /** Optional global tier of the answer cache (docs/gateway.md, "Edge cache"); without it only the Cache API is used. */
+  CACHE_KV?: KVNamespace;
   KEY_LIMITER?: RateLimit;
   IP_LIMITER?: RateLimit;
   /** Backend auth secrets are looked up by the name given in a backend's `auth_secret`. */

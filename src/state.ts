@@ -15,6 +15,8 @@ export interface EdgeTiming {
   /** Milliseconds spent waiting for the backend's first byte (response headers), when a backend was called. */
   upstreamMs?: number;
   cache?: 'hit' | 'miss' | 'bypass';
+  /** Set on a hit from the KV tier (`Server-Timing: cache;desc=hit-kv`); a Cache API hit leaves it unset. */
+  cacheTier?: 'kv';
   /** Fixed when the response starts, so Server-Timing and the final chunk report the same figure. */
   edgeMs?: number;
   /** The backend's Server-Timing, kept and extended by the timing middleware. */

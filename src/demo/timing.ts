@@ -45,6 +45,7 @@ export function cacheStatus(xCache: string | null, serverTiming: readonly Server
   const fromHeader = xCache?.trim().toLowerCase();
   if (fromHeader === 'hit' || fromHeader === 'miss' || fromHeader === 'bypass') return fromHeader;
   const desc = serverTiming.find((e) => e.name === 'cache')?.desc?.toLowerCase();
+  if (desc === 'hit-kv') return 'hit'; // the gateway's KV tier
   if (desc === 'hit' || desc === 'miss' || desc === 'bypass') return desc;
   return timings?.cache ?? 'unknown';
 }

@@ -27,6 +27,12 @@ async function readRequest(c: AppContext, kind: GenerationKind): Promise<ChatCom
   return parsed.data;
 }
 
+/** A cache tier failing never fails the request: it is logged and the request goes on as a miss. */
+const logCacheError = (what: string) => (err: unknown) => {
+  console.error(`gateway: ${what} failed: ${(err as Error)?.message ?? err}`);
+  return null;
+};
+
 function waitUntil(c: AppContext, p: Promise<unknown>): void {
   try {
     c.executionCtx.waitUntil(p);
@@ -67,12 +73,26 @@ export async function handleGeneration(c: AppContext, kind: GenerationKind): Pro
   const distinct = [...new Set([...fingerprints.values()].filter((f): f is string => f !== null))];
   timing.cache = distinct.length ? 'miss' : 'bypass';
 
+  const kv = c.env.CACHE_KV;
   if (policy === 'lookup' && distinct.length) {
-    const records = await Promise.all(distinct.map(async (fp) => store.get(await keyFor(fp))));
-    const record = records.find((r) => r && r.kind === (stream ? 'sse' : 'json'));
-    if (record) {
+    const wanted = (r: CachedAnswer | null | undefined): r is CachedAnswer => !!r && r.kind === (stream ? 'sse' : 'json');
+    const lookupKeys = await Promise.all(distinct.map(keyFor));
+    const local = (await Promise.all(lookupKeys.map((k) => store.get(k)))).find(wanted);
+    if (local) {
       timing.cache = 'hit';
-      return replay(c, record);
+      return replay(c, local);
+    }
+    if (kv) {
+      // The Cache API is per data centre; the KV tier holds what any of them generated.
+      const globals = await Promise.all(lookupKeys.map((k) => store.getGlobal(kv, k).catch(logCacheError('KV read'))));
+      const i = globals.findIndex((g) => wanted(g?.record));
+      if (i >= 0) {
+        const { record, ttlSeconds } = globals[i]!;
+        waitUntil(c, store.put(lookupKeys[i], record, ttlSeconds).catch(logCacheError('cache write')));
+        timing.cache = 'hit';
+        timing.cacheTier = 'kv';
+        return replay(c, record);
+      }
     }
   }
 
@@ -90,9 +110,14 @@ export async function handleGeneration(c: AppContext, kind: GenerationKind): Pro
     const storeUnder = async (record: CachedAnswer | null) => {
       if (!record) return;
       const fingerprint = fingerprints.get((await started.opening).backend);
-      if (fingerprint) await store.put(await keyFor(fingerprint), record, ttl);
+      if (!fingerprint) return;
+      const storeKey = await keyFor(fingerprint);
+      await Promise.all([
+        store.put(storeKey, record, ttl).catch(logCacheError('cache write')),
+        kv ? store.putGlobal(kv, storeKey, record, ttl).catch(logCacheError('KV write')) : undefined,
+      ]);
     };
-    const settled = started.finished.then(storeUnder).catch((err) => console.error(`gateway: cache write failed: ${(err as Error).message}`));
+    const settled = started.finished.then(storeUnder).catch(logCacheError('cache write'));
     if (flightKey) state.flights.add(flightKey, started, settled);
     waitUntil(c, settled);
     flight = started;

@@ -38,10 +38,11 @@ export function withGatewayTimings(data: string, figures: GatewayFigures): strin
 const OURS = new Set(['edge', 'upstream', 'cache']);
 
 /** The backend's Server-Timing kept as sent, followed by the gateway's own entries. */
-export function serverTimingValue(backend: string | null, figures: GatewayFigures): string {
+export function serverTimingValue(backend: string | null, figures: GatewayFigures, cacheTier?: 'kv'): string {
   const ours: ServerTimingEntry[] = [{ name: 'edge', dur: figures.edge_ms }];
   if (figures.upstream_ms !== undefined) ours.push({ name: 'upstream', dur: figures.upstream_ms });
-  ours.push({ name: 'cache', desc: figures.cache });
+  // A hit from the KV tier says so (hit-kv); X-Cache and the final chunk's `cache` say HIT / hit for both tiers.
+  ours.push({ name: 'cache', desc: figures.cache === 'hit' && cacheTier === 'kv' ? 'hit-kv' : figures.cache });
   const kept = backend?.split(',').filter((part) => !OURS.has(part.split(';')[0].trim())).join(',').trim();
   return kept ? `${kept}, ${formatServerTiming(ours)}` : formatServerTiming(ours);
 }

@@ -14,7 +14,7 @@ export function timing(): MiddlewareHandler<AppEnv> {
     const t = c.var.timing;
     const figures = settleFigures(t);
     const headers = c.res.headers;
-    headers.set('server-timing', serverTimingValue(t.backendServerTiming ?? null, figures));
+    headers.set('server-timing', serverTimingValue(t.backendServerTiming ?? null, figures, t.cacheTier));
     headers.set('x-cache', figures.cache.toUpperCase());
     if (!headers.has('x-request-id')) headers.set('x-request-id', `gw-${crypto.randomUUID()}`);
     const allow = c.var.config?.timingAllowOrigin ?? '*';
