@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 // @ts-expect-error plain ESM script without types
 import { startGateway } from '../../scripts/dev-gateway.mjs';
+import { synthBundle } from '../../gpu-backend/src/synth/synth-bundle.ts';
 // One reader of Prometheus text and one of SSE bodies for every test project.
 export { scrape } from '../../gpu-backend/test/server-helpers.ts';
 export { sseEvents } from '../worker/fake-backend.ts';
@@ -28,6 +29,14 @@ export async function synthTinyBundle(): Promise<{ dir: string; cleanup: () => P
   const root = await mkdtemp(join(tmpdir(), 'verdict-gw-e2e-'));
   const dir = join(root, 'tiny');
   await promisify(execFile)(process.execPath, [VERDICT, 'synth', '--preset', 'tiny', '--out', dir]);
+  return { dir, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+/** The tiny preset widened and deepened (same model id): slow enough per token for timing-sensitive tests. */
+export async function synthSlowBundle(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), 'verdict-gw-e2e-slow-'));
+  const dir = join(root, 'slow');
+  await synthBundle({ preset: 'tiny', out: dir, overrides: { hiddenSize: 512, numHeads: 8, numKvHeads: 2, intermediateSize: 1408, numLayers: 12 } });
   return { dir, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 

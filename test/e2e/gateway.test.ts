@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contentOf, scrape, sseEvents, startBackend, startGatewayFor, synthTinyBundle, total, waitFor, withoutTimings, type Backend, type Gateway } from './gateway-stack.ts';
+import { contentOf, scrape, sseEvents, startBackend, startGatewayFor, synthSlowBundle, synthTinyBundle, total, waitFor, withoutTimings, type Backend, type Gateway } from './gateway-stack.ts';
 
 // The real stack: two `verdict serve` processes on the tiny synthetic bundle (CPU) and the worker in
 // Miniflare (wrangler's unstable_startWorker, the same bundling as `wrangler dev`) in front of them.
@@ -151,24 +151,6 @@ describe('gateway in Miniflare in front of real verdict serve backends', () => {
     expect(after).toEqual(before);
   });
 
-  it("a client disconnect cancels the backend's generation", async () => {
-    // Greedy on the tiny model runs to max_tokens; `target` mode (one token per forward) keeps the run long enough
-    // that an uncancelled generation would finish all 450 tokens well after the abort. No cache: one plain stream.
-    const body = chat('please run long', { stream: true, max_tokens: 450, speculative: { mode: 'target' } });
-    const tokensBefore = total(await scrape(a.url), 'verdict_generation_tokens_total') + total(await scrape(b.url), 'verdict_generation_tokens_total');
-    const controller = new AbortController();
-    const res = await post(gw.url, '/v1/chat/completions', body, { signal: controller.signal, headers: { 'cache-control': 'no-store' } });
-    const reader = res.body!.getReader();
-    await reader.read();
-    await reader.read();
-    controller.abort();
-    const idle = await waitFor(async () => total(await scrape(a.url), 'verdict_requests_running') + total(await scrape(b.url), 'verdict_requests_running') === 0, 5000);
-    expect(idle).toBe(true);
-    // The real check: an uncancelled generation would have produced all 450 tokens.
-    const tokensAfter = total(await scrape(a.url), 'verdict_generation_tokens_total') + total(await scrape(b.url), 'verdict_generation_tokens_total');
-    expect(tokensAfter - tokensBefore).toBeLessThan(450);
-  });
-
   it('with two backends, killing one mid-test sends the next requests to the other', async () => {
     const send = async (i: number) => {
       const res = await post(gw.url, '/v1/chat/completions', chat(`failover ${i}`, { temperature: 1, max_tokens: 4 }));
@@ -182,5 +164,42 @@ describe('gateway in Miniflare in front of real verdict serve backends', () => {
     for (let i = 4; i < 10; i++) statuses.push(await send(i));
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
     expect((await generations(b)) - servedByB).toBe(6);
+  });
+});
+
+// A disconnect can only be seen to stop a generation that outlasts the abort's trip through Miniflare, so this
+// test runs its own backend on a slower synthetic target (12 layers at d=512: a few ms per token on this CPU,
+// seconds for 450 tokens) instead of the tiny one, which can finish 450 tokens before the cancel lands.
+describe('client disconnect through the gateway', () => {
+  let slowBundle: { dir: string; cleanup: () => Promise<void> };
+  let slow: Backend;
+  let slowGw: Gateway;
+
+  beforeAll(async () => {
+    slowBundle = await synthSlowBundle();
+    slow = await startBackend(slowBundle.dir);
+    slowGw = await startGatewayFor([slow], [KEY_A]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await slowGw?.stop();
+    await slow?.kill();
+    await slowBundle?.cleanup();
+  });
+
+  it("a client disconnect cancels the backend's generation", async () => {
+    const body = chat('please run long', { stream: true, max_tokens: 450, speculative: { mode: 'target' } });
+    const tokens = async () => total(await scrape(slow.url), 'verdict_generation_tokens_total');
+    const before = await tokens();
+    const controller = new AbortController();
+    const res = await post(slowGw.url, '/v1/chat/completions', body, { signal: controller.signal, headers: { 'cache-control': 'no-store' } });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.read();
+    controller.abort();
+    const idle = await waitFor(async () => total(await scrape(slow.url), 'verdict_requests_running') === 0, 10_000);
+    expect(idle).toBe(true);
+    // The real check: an uncancelled generation would have produced all 450 tokens.
+    expect((await tokens()) - before).toBeLessThan(450);
   });
 });
