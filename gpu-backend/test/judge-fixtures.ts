@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { afterAll, beforeAll } from 'vitest';
+import { synthBundle } from '../src/synth/synth-bundle.ts';
 import type { TextTokenizer } from '../src/bundle/types.ts';
 
 /** GPT-2's byte → printable character table used by byte-level BPE. */
@@ -47,4 +52,20 @@ export function byteBpeTokenizer(mergeTexts: string[]): TextTokenizer {
     encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
     decode: (ids) => tok.decode(ids, { skip_special_tokens: false }),
   };
+}
+
+/**
+ * A tiny synthetic bundle in a fresh temp directory for one test file: built before its tests,
+ * removed after. `root` is the temp directory (for the test's own files), `dir` the bundle.
+ */
+export function tinyBundleFixture(prefix: string, seed: number): { readonly root: string; readonly dir: string } {
+  const state = { root: '', dir: '' };
+  beforeAll(async () => {
+    state.root = await mkdtemp(join(tmpdir(), prefix));
+    state.dir = (await synthBundle({ preset: 'tiny', out: join(state.root, 'tiny'), seed })).dir;
+  });
+  afterAll(async () => {
+    if (state.root) await rm(state.root, { recursive: true, force: true });
+  });
+  return state;
 }

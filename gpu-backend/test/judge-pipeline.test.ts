@@ -1,8 +1,7 @@
-import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../src/bundle/load.ts';
 import { createEngine, defaultRequest } from '../src/engine/engine.ts';
 import { collectEmbeddings } from '../src/judge/collect.ts';
@@ -12,25 +11,17 @@ import { TargetHiddenStates } from '../src/judge/hidden.ts';
 import { mineBundle } from '../src/judge/mine.ts';
 import { parseRule } from '../src/judge/rules.ts';
 import { iterateStore, readStoreManifest } from '../src/judge/store.ts';
+import { tinyBundleFixture } from './judge-fixtures.ts';
 import { trainFromStore } from '../src/judge/train.ts';
-import { synthBundle } from '../src/synth/synth-bundle.ts';
 
-let root: string;
-let bundleDir: string;
 const prompts = [' bram tosh', 'menka tralo shai', ' plouch ston dea', 'hello', ' fou jai rai', 'tra lo men ka'];
 
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'judge-pipeline-'));
-  bundleDir = (await synthBundle({ preset: 'tiny', out: join(root, 'tiny'), seed: 5 })).dir;
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const fx = tinyBundleFixture('judge-pipeline-', 5);
 
 describe('mine → collect → train → load → judge decoding', () => {
   it('round-trips a trained head into a bundle that decodes in judge mode', async () => {
-    const bundle = await loadBundle(bundleDir);
-    const data = join(root, 'data.jsonl');
+    const bundle = await loadBundle(fx.dir);
+    const data = join(fx.root, 'data.jsonl');
     const mined = await mineBundle(bundle, prompts, data, { rule: await parseRule('ratio:0.3'), k: 4, maxTokens: 24 });
     expect(mined.labels).toBe(mined.agreed + mined.harmless + mined.negatives);
     expect(mined.negatives).toBeGreaterThan(0);
@@ -38,7 +29,7 @@ describe('mine → collect → train → load → judge decoding', () => {
     expect(lines).toHaveLength(mined.records);
     for (const r of lines) expect(r.labels.length).toBe(r.response_ids.length);
 
-    const emb = join(root, 'emb');
+    const emb = join(fx.root, 'emb');
     const { manifest } = await collectEmbeddings(bundle, data, emb, { shardRows: 64 });
     expect(manifest.rows).toBe(mined.labels);
     expect(manifest.positives).toBe(mined.agreed + mined.harmless);
@@ -49,8 +40,8 @@ describe('mine → collect → train → load → judge decoding', () => {
     expect(argmaxRows).toBe(mined.agreed);
 
     const { head } = await trainFromStore(emb, { goal: { precision: 0.5 } });
-    const copy = join(root, 'with-head');
-    await cp(bundleDir, copy, { recursive: true });
+    const copy = join(fx.root, 'with-head');
+    await cp(fx.dir, copy, { recursive: true });
     await writeBundleHead(copy, head);
     const loaded = await loadBundle(copy);
     expect(loaded.judge?.weights).toEqual(head.weights);
@@ -72,7 +63,7 @@ describe('mine → collect → train → load → judge decoding', () => {
   });
 
   it('collects the hidden state at the position whose input is the token, as the engine scores drafts', async () => {
-    const bundle = await loadBundle(bundleDir);
+    const bundle = await loadBundle(fx.dir);
     const target = await TargetHiddenStates.open(bundle);
     try {
       const promptIds = bundle.encodePrompt(prompts[1]);
@@ -107,10 +98,10 @@ describe('mine → collect → train → load → judge decoding', () => {
   });
 
   it('refuses a head whose hidden size or target fingerprint does not match', async () => {
-    const store = join(root, 'emb');
+    const store = join(fx.root, 'emb');
     const { head } = await trainFromStore(store, { goal: 'f1' });
-    const copy = join(root, 'mismatch');
-    await cp(bundleDir, copy, { recursive: true });
+    const copy = join(fx.root, 'mismatch');
+    await cp(fx.dir, copy, { recursive: true });
     await expect(writeBundleHead(copy, { ...head, target_sha256: 'f'.repeat(64) })).rejects.toThrow(/trained on target ffffffffffff/);
     // Written by hand (bypassing our writer), the loader refuses it.
     const m = JSON.parse(await readFile(join(copy, 'bundle.json'), 'utf8'));
@@ -127,19 +118,19 @@ describe('mine → collect → train → load → judge decoding', () => {
   });
 
   it('bad data fails before anything is written, naming the line', async () => {
-    const bundle = await loadBundle(bundleDir);
-    const bad = join(root, 'bad.jsonl');
+    const bundle = await loadBundle(fx.dir);
+    const bad = join(fx.root, 'bad.jsonl');
     await writeFile(bad, `${JSON.stringify({ prompt: 'a', response: ' bram' })}\n${JSON.stringify({ prompt: 'a', response: ' bram', labels: Array(40).fill(1) })}\n`);
-    const out = join(root, 'emb-bad');
+    const out = join(fx.root, 'emb-bad');
     await expect(collectEmbeddings(bundle, bad, out)).rejects.toThrow(/bad\.jsonl:2: labels: index \d+ is past the end/);
     await expect(readdir(out)).rejects.toThrow(/ENOENT/);
   });
 
   it('an interrupted collect resumes where its last shard ended', async () => {
-    const bundle = await loadBundle(bundleDir);
-    const data = join(root, 'data.jsonl');
-    const full = await readStoreManifest(join(root, 'emb'));
-    const out = join(root, 'emb-resume');
+    const bundle = await loadBundle(fx.dir);
+    const data = join(fx.root, 'data.jsonl');
+    const full = await readStoreManifest(join(fx.root, 'emb'));
+    const out = join(fx.root, 'emb-resume');
     // Interrupt after the first shard by failing inside the progress callback.
     await expect(
       collectEmbeddings(bundle, data, out, {
@@ -162,8 +153,8 @@ describe('mine → collect → train → load → judge decoding', () => {
 
 describe('fold and the bundle trainer', () => {
   it('trainBundleJudge installs a head; fold adds judge_logits equal to the head on hidden_states', async () => {
-    const dir = join(root, 'fold');
-    await cp(bundleDir, dir, { recursive: true });
+    const dir = join(fx.root, 'fold');
+    await cp(fx.dir, dir, { recursive: true });
     const { head } = await trainBundleJudge(dir, { prompts: 4, maxTokens: 12 });
     const before = await loadBundle(dir);
     expect(before.judge?.threshold).toBe(head.threshold);

@@ -1,21 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../src/bundle/load.ts';
 import { mineBundle } from '../src/judge/mine.ts';
+import { tinyBundleFixture } from './judge-fixtures.ts';
 import { harmlessByDistribution, parseRule } from '../src/judge/rules.ts';
-import { synthBundle } from '../src/synth/synth-bundle.ts';
 
-let root: string;
-let bundleDir: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'judge-rules-'));
-  bundleDir = (await synthBundle({ preset: 'tiny', out: join(root, 'tiny'), seed: 9 })).dir;
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const fx = tinyBundleFixture('judge-rules-', 9);
 
 describe('mining rules', () => {
   it('topk and ratio decide from the target distribution', async () => {
@@ -32,24 +23,24 @@ describe('mining rules', () => {
     await expect(parseRule('topk:0')).rejects.toThrow(/topk:N needs a positive integer/);
     await expect(parseRule('ratio:2')).rejects.toThrow(/ratio:A needs A in \(0, 1\]/);
     await expect(parseRule('vibes')).rejects.toThrow(/expected topk:N, ratio:A or module:PATH/);
-    const bad = join(root, 'bad-checker.mjs');
+    const bad = join(fx.root, 'bad-checker.mjs');
     await writeFile(bad, 'export const notCheck = 1;\n');
     await expect(parseRule(`module:${bad}`)).rejects.toThrow(/must export a function check/);
   });
 
   it('module: the checker sees prefix, continuation and the target reference; its verdict labels mismatches', async () => {
-    const bundle = await loadBundle(bundleDir);
+    const bundle = await loadBundle(fx.dir);
     const prompts = [' bram tosh', 'menka tralo'];
-    const log = join(root, 'calls.jsonl');
-    const yes = join(root, 'yes.mjs');
+    const log = join(fx.root, 'calls.jsonl');
+    const yes = join(fx.root, 'yes.mjs');
     await writeFile(
       yes,
       `import { appendFileSync } from 'node:fs';\nexport function check(x) { appendFileSync(${JSON.stringify(log)}, JSON.stringify(x) + '\\n'); return true; }\n`,
     );
-    const no = join(root, 'no.mjs');
+    const no = join(fx.root, 'no.mjs');
     await writeFile(no, 'export async function check() { return false; }\n');
 
-    const all = await mineBundle(bundle, prompts, join(root, 'yes.jsonl'), { rule: await parseRule(`module:${yes}`), k: 3, maxTokens: 12 });
+    const all = await mineBundle(bundle, prompts, join(fx.root, 'yes.jsonl'), { rule: await parseRule(`module:${yes}`), k: 3, maxTokens: 12 });
     // Every mismatch was called harmless: nothing is wrong, and the checker ran once per mismatch.
     expect(all.negatives).toBe(0);
     expect(all.harmless).toBeGreaterThan(0);
@@ -62,12 +53,12 @@ describe('mining rules', () => {
       expect(typeof c.reference).toBe('string');
     }
 
-    const none = await mineBundle(bundle, prompts, join(root, 'no.jsonl'), { rule: await parseRule(`module:${no}`), k: 3, maxTokens: 12 });
+    const none = await mineBundle(bundle, prompts, join(fx.root, 'no.jsonl'), { rule: await parseRule(`module:${no}`), k: 3, maxTokens: 12 });
     // Nothing harmless: labels are exactly argmax agreement, so a perfect judge gains nothing over exact.
     expect(none.harmless).toBe(0);
     expect(none.negatives).toBeGreaterThan(0);
     expect(none.labels).toBe(none.agreed + none.negatives);
     expect(none.oracleTokens).toBe(none.exactTokens);
-    for (const line of (await readFile(join(root, 'no.jsonl'), 'utf8')).trim().split('\n')) expect(JSON.parse(line).rule).toBe(`module:${no}`);
+    for (const line of (await readFile(join(fx.root, 'no.jsonl'), 'utf8')).trim().split('\n')) expect(JSON.parse(line).rule).toBe(`module:${no}`);
   });
 });
