@@ -26,6 +26,17 @@ afterAll(async () => {
 const N = 600;
 const T = 1;
 
+/** The test prompt and the target's own distribution of the first generated token at temperature T. */
+async function targetFirstToken(): Promise<{ prompt: number[]; p1: Float32Array }> {
+  const prompt = good.encodePrompt('the quick brown fox');
+  const session = await DecoderSession.load(good.targetPath, good.manifest.target, good.manifest.max_context, ONE_THREAD);
+  const { logits } = await session.forward(session.newCache(), prompt);
+  const V = good.manifest.target.vocab_size;
+  const p1 = softmax(logits.subarray(logits.length - V), new Float32Array(V), T);
+  await session.dispose();
+  return { prompt, p1 };
+}
+
 /** Upper-tail z of a chi-square statistic (Wilson–Hilferty); z > 3.7 is p < 1e-4. */
 function chiSquareZ(chi2: number, df: number): number {
   const c = 2 / (9 * df);
@@ -89,12 +100,7 @@ function tally(xs: number[]): Map<number, number> {
 
 describe('exact at temperature > 0 keeps the target distribution', () => {
   it('first token: goodness of fit to the target softmax; second token: same as target sampling', async () => {
-    const prompt = good.encodePrompt('the quick brown fox');
-    const session = await DecoderSession.load(good.targetPath, good.manifest.target, good.manifest.max_context, ONE_THREAD);
-    const { logits } = await session.forward(session.newCache(), prompt);
-    const V = good.manifest.target.vocab_size;
-    const p1 = softmax(logits.subarray(logits.length - V), new Float32Array(V), T);
-    await session.dispose();
+    const { prompt, p1 } = await targetFirstToken();
 
     const sampleRuns = async (engine: Engine, mode: 'target' | 'exact', seed0: number) => {
       const first: number[] = [];
@@ -123,12 +129,7 @@ describe('exact at temperature > 0 keeps the target distribution', () => {
 
   it('a broken rule would fail it: accepting every draft token does not fit', async () => {
     // sampling from the bad draft alone (as an accept-everything rule would) is far from p1
-    const prompt = good.encodePrompt('the quick brown fox');
-    const session = await DecoderSession.load(good.targetPath, good.manifest.target, good.manifest.max_context, ONE_THREAD);
-    const { logits } = await session.forward(session.newCache(), prompt);
-    const V = good.manifest.target.vocab_size;
-    const p1 = softmax(logits.subarray(logits.length - V), new Float32Array(V), T);
-    await session.dispose();
+    const { prompt, p1 } = await targetFirstToken();
     const draftOnly = await createEngine({ ...badDraft, targetPath: badDraft.draftPath, manifest: { ...badDraft.manifest, target: badDraft.manifest.draft } }, ONE_THREAD);
     const first: number[] = [];
     for (let s = 0; s < 300; s++) first.push((await run(draftOnly, prompt, { mode: 'target', maxTokens: 1, temperature: T, seed: s })).tokens[0]);
