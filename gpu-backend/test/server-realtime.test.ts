@@ -34,22 +34,31 @@ describe('real-time behaviour (real tiny bundle)', () => {
     const h = monitorEventLoopDelay({ resolution: 5 });
     h.enable();
     const started = performance.now();
-    const bodies = await Promise.all(
-      [1, 2].map(() =>
-        postJson(`${server.url}/v1/completions`, { model: MODEL, prompt: 'go', max_tokens: 120, temperature: 0, stream: true, speculative: { mode: 'target' } }).then((r) => r.text()),
-      ),
-    );
+    // Decode pairs of concurrent streams until the workers have done enough engine work for the
+    // event-loop figures to mean something. The test waits on work done, not on a duration, so a
+    // fast machine does more rounds instead of failing.
+    const ENGINE_WORK_MS = 300;
+    let engineMs = 0;
+    let rounds = 0;
+    while (engineMs < ENGINE_WORK_MS && rounds < 20) {
+      const bodies = await Promise.all(
+        [1, 2].map(() =>
+          postJson(`${server.url}/v1/completions`, { model: MODEL, prompt: 'go', max_tokens: 120, temperature: 0, stream: true, speculative: { mode: 'target' } }).then((r) => r.text()),
+        ),
+      );
+      engineMs += bodies
+        .map((b) => JSON.parse(new SseParser().push(b).at(-2)!.data).timings)
+        .reduce((s, t) => s + t.prefill_ms + t.draft_ms + t.verify_ms + t.judge_ms, 0);
+      rounds++;
+    }
     h.disable();
     const wallMs = performance.now() - started;
-    const engineMs = bodies
-      .map((b) => JSON.parse(new SseParser().push(b).at(-2)!.data).timings)
-      .reduce((s, t) => s + t.prefill_ms + t.draft_ms + t.verify_ms + t.judge_ms, 0);
     const maxMs = h.max / 1e6;
     const p99Ms = h.percentile(99) / 1e6;
-    console.log(`event loop during ${wallMs.toFixed(0)} ms of streaming (${engineMs.toFixed(0)} ms of engine work): max delay ${maxMs.toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms`);
+    console.log(`event loop during ${wallMs.toFixed(0)} ms of streaming (${rounds} rounds, ${engineMs.toFixed(0)} ms of engine work): max delay ${maxMs.toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms`);
     // Loose bounds: CI machines are shared. The sharp version (steps that block for 250 ms) is in
     // server-lifecycle.test.ts; here the point is the real engine in real workers.
-    expect(engineMs).toBeGreaterThan(200);
+    expect(engineMs, `20 rounds of two 120-token streams did less than ${ENGINE_WORK_MS} ms of engine work`).toBeGreaterThanOrEqual(ENGINE_WORK_MS);
     expect(maxMs).toBeLessThan(250);
     expect(p99Ms).toBeLessThan(100);
   });
