@@ -32,6 +32,9 @@ export async function loadBundle(dir: string, opts: LoadBundleOptions = {}): Pro
     ['draft', manifest.draft],
     ['tokenizer', manifest.tokenizer],
   ];
+  for (const role of ['target', 'draft'] as const) {
+    for (const data of manifest[role].external_data ?? []) entries.push([`${role} external data`, data]);
+  }
   if (manifest.judge) entries.push(['judge', manifest.judge]);
   for (const [role, entry] of entries) await checkFile(at(entry.file), role, entry.sha256, verify);
 

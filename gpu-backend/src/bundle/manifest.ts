@@ -14,6 +14,8 @@ export const DecoderSpecSchema = File.extend({
   has_hidden_states: z.boolean().default(false),
   /** The judge head is folded into the graph as a `judge_logits` [B,S] output. */
   has_judge_logits: z.boolean().default(false),
+  /** ONNX external-data files the graph reads its weights from (beside it), hashed like the graph. */
+  external_data: z.array(File).optional(),
 });
 export type DecoderSpec = z.infer<typeof DecoderSpecSchema>;
 

@@ -40,7 +40,7 @@ export function command(): Command {
   return new Command('generate')
     .description('Generate text from a bundle with one decoding mode; streams the text (stats on stderr), or prints one JSON object with --json.')
     .requiredOption('--bundle <dir>', 'model bundle directory (bundle.json)')
-    .requiredOption('--prompt <text>', 'prompt text (BOS is prepended when the bundle has one)')
+    .option('--prompt <text>', 'prompt text (BOS is prepended when the bundle has one); default: start from BOS alone, as an unconditional sample', '')
     .addOption(new Option('--mode <mode>', 'verification mode').choices(MODES).default('exact'))
     .option('--k <n>', `draft tokens per step (1..${MAX_K})`, integer, 4)
     .option('--threshold <x>', "judge: accept when sigmoid(w·h+b) >= x (default: the head's own)", number)
@@ -59,11 +59,12 @@ export function command(): Command {
 }
 
 async function generate(f: GenerateFlags): Promise<void> {
-  if (f.prompt.trim() === '') throw new Error('--prompt is empty: give the text to continue');
   const bundle = await loadBundle(f.bundle);
+  const promptIds = bundle.encodePrompt(f.prompt);
+  if (promptIds.length === 0) throw new Error(`--prompt is empty and ${f.bundle} has no BOS token to start from: give the text to continue`);
   const engine = await createEngine(bundle, { executionProviders: f.ep, intraOpThreads: f.threads });
   try {
-    const req = defaultRequest(bundle.encodePrompt(f.prompt), {
+    const req = defaultRequest(promptIds, {
       mode: f.mode,
       k: f.k,
       threshold: f.threshold,

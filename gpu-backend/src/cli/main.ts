@@ -12,6 +12,7 @@ export async function main(argv: string[]): Promise<void> {
   const commands = await Promise.all([
     // Each module exports `command(): Command`.
     import('./synth.ts').then((m) => m.command()),
+    import('./import.ts').then((m) => m.command()),
     import('./judge.ts').then((m) => m.command()),
     import('./generate.ts').then((m) => m.command()),
     import('./serve.ts').then((m) => m.command()),
