@@ -6,8 +6,8 @@ import { JudgeHeadSchema, type JudgeHead } from './judge-head.ts';
 import { BundleError } from './errors.ts';
 import { sha256File } from './hash.ts';
 import { HfTextTokenizer } from './text-tokenizer.ts';
-import { compileChatTemplate, DEFAULT_CHAT_TEMPLATE } from './chat-template.ts';
-import type { ChatMessage, LoadedBundle } from './types.ts';
+import { compileChatTemplate, DEFAULT_CHAT_TEMPLATE, type ChatRenderer, type SpecialTokens } from './chat-template.ts';
+import type { LoadedBundle } from './types.ts';
 
 export const MANIFEST_FILE = 'bundle.json';
 
@@ -42,13 +42,14 @@ export async function loadBundle(dir: string, opts: LoadBundleOptions = {}): Pro
   const tokenizer = await readTokenizer(at(manifest.tokenizer.file), manifest);
   const judge = manifest.judge ? await readJudge(at(manifest.judge.file), manifest) : undefined;
 
-  const tokenText = (id: number | null | undefined): string => (id == null ? '' : (tokenizer.idToToken(id) ?? ''));
-  let render: (messages: ChatMessage[]) => string;
+  const tokenText = (id: number | null | undefined): string | undefined => (id == null ? undefined : tokenizer.idToToken(id) || undefined);
+  const specialTokens: SpecialTokens = manifest.special_tokens ?? {
+    bos_token: tokenText(manifest.bos_token_id),
+    eos_token: tokenText(manifest.eos_token_ids[0]),
+  };
+  let render: ChatRenderer;
   try {
-    render = compileChatTemplate(manifest.chat_template ?? DEFAULT_CHAT_TEMPLATE, {
-      bos_token: tokenText(manifest.bos_token_id),
-      eos_token: tokenText(manifest.eos_token_ids[0]),
-    });
+    render = compileChatTemplate(manifest.chat_template ?? DEFAULT_CHAT_TEMPLATE, specialTokens);
   } catch (err) {
     throw new BundleError(join(root, MANIFEST_FILE), `chat_template does not compile: ${(err as Error).message}`);
   }
@@ -61,7 +62,7 @@ export async function loadBundle(dir: string, opts: LoadBundleOptions = {}): Pro
     draftPath: at(manifest.draft.file),
     tokenizer,
     judge,
-    renderChat: (messages) => render(messages),
+    renderChat: (messages, opts) => render(messages, opts),
     encodePrompt: (text) => {
       const ids = tokenizer.encode(text);
       // A template that already emitted bos_token must not get a second one.

@@ -19,6 +19,10 @@ export const DecoderSpecSchema = File.extend({
 });
 export type DecoderSpec = z.infer<typeof DecoderSpecSchema>;
 
+/** The special-token names a chat template sees: those transformers.js spreads into its render context. */
+export const SPECIAL_TOKEN_NAMES = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+export type SpecialTokenName = (typeof SPECIAL_TOKEN_NAMES)[number];
+
 export const BUNDLE_FORMAT = 'verdict-bundle/1';
 
 /** bundle.json: everything needed to serve one draft/target pair. Paths are relative to the bundle directory. */
@@ -32,6 +36,12 @@ export const BundleManifestSchema = z.object({
   bos_token_id: z.number().int().min(0).nullable(),
   eos_token_ids: z.array(z.number().int().min(0)).min(1),
   chat_template: z.string().optional(),
+  /**
+   * The special tokens the chat template sees (text, e.g. `{ bos_token: '<bos>', pad_token: '<pad>' }`),
+   * as in the model's tokenizer_config.json. When absent, bos_token/eos_token are the text of
+   * `bos_token_id` / `eos_token_ids[0]`; when present, it is the whole map (a token left out is undefined).
+   */
+  special_tokens: z.partialRecord(z.enum(SPECIAL_TOKEN_NAMES), z.string().min(1)).optional(),
   max_context: z.number().int().positive().default(2048),
   /** Free-form provenance of the bundle (synth preset, seed, residual scale, …). */
   meta: z.record(z.string(), z.unknown()).optional(),

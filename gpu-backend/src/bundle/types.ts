@@ -1,5 +1,6 @@
 import type { BundleManifest } from './manifest.ts';
 import type { JudgeHead } from './judge-head.ts';
+import type { RenderOptions } from './chat-template.ts';
 
 /** Text <-> token ids, backed by the bundle's Hugging Face tokenizer.json. */
 export interface TextTokenizer {
@@ -22,8 +23,8 @@ export interface LoadedBundle {
   draftPath: string;
   tokenizer: TextTokenizer;
   judge?: JudgeHead;
-  /** The chat template (bundle's, else the documented default) rendered with add_generation_prompt. */
-  renderChat(messages: ChatMessage[]): string;
+  /** The chat template (bundle's, else the documented default); add_generation_prompt defaults to true. */
+  renderChat(messages: ChatMessage[], opts?: RenderOptions): string;
   /** Prompt text -> ids, with BOS prepended when the bundle has one. */
   encodePrompt(text: string): number[];
 }
