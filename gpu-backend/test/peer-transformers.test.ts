@@ -13,7 +13,7 @@ import { loadBundle, MANIFEST_FILE } from '../src/bundle/load.ts';
 import { BUNDLE_FORMAT, type BundleManifest } from '../src/bundle/manifest.ts';
 import { sha256File } from '../src/bundle/hash.ts';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
-import { headDim, type LlamaConfig } from '../src/synth/llama-config.ts';
+import { llamaConfigJson, writeJson } from './hf-export-fixture.ts';
 import { synthBundle, TARGET_FILE, TOKENIZER_FILE } from '../src/synth/synth-bundle.ts';
 import { BOS_TOKEN, EOS_TOKEN } from '../src/synth/tokenizer-json.ts';
 import { ONE_THREAD, run } from './engine-fixture.ts';
@@ -170,27 +170,3 @@ describe.skipIf(!HAVE_PLE)('greedy peer: real TinyStories target ple-c3M-s0 = tr
   });
 });
 
-function llamaConfigJson(c: LlamaConfig, m: BundleManifest): Record<string, unknown> {
-  return {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    hidden_size: c.hiddenSize,
-    num_hidden_layers: c.numLayers,
-    num_attention_heads: c.numHeads,
-    num_key_value_heads: c.numKvHeads,
-    head_dim: headDim(c),
-    intermediate_size: c.intermediateSize,
-    vocab_size: c.vocabSize,
-    max_position_embeddings: c.maxContext,
-    rope_theta: c.ropeTheta,
-    rms_norm_eps: c.rmsEps,
-    hidden_act: 'silu',
-    tie_word_embeddings: c.tieEmbeddings,
-    bos_token_id: m.bos_token_id,
-    eos_token_id: m.eos_token_ids[0],
-  };
-}
-
-async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
-}

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { specialTokensFromConfig, type SpecialTokens } from '../bundle/chat-template.ts';
 
 /** The dtype variants transformers.js / Optimum exports publish, by file name (first found wins). */
 export const DTYPE_FILES = {
@@ -35,8 +36,8 @@ export interface HfExport {
   addBosToken: boolean;
   chatTemplate?: string;
   tokenizerPath: string;
-  /** Special tokens by role (bos_token, eos_token, pad_token, unk_token) as text, for chat templates. */
-  specialTokens: Record<string, string>;
+  /** Special tokens by role (bos_token, eos_token, pad_token, …) as text, for chat templates. */
+  specialTokens: SpecialTokens;
 }
 
 type Json = Record<string, unknown>;
@@ -81,7 +82,6 @@ export async function findModelFile(dir: string, dtype: Dtype): Promise<string> 
 }
 
 const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined);
-const tokenText = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'object' && v && typeof (v as Json).content === 'string' ? ((v as Json).content as string) : undefined);
 
 /** Reads config.json, generation_config.json, tokenizer_config.json and the chat template of an export. */
 export async function readHfExport(dirIn: string, dtype: Dtype): Promise<HfExport> {
@@ -112,10 +112,11 @@ export async function readHfExport(dirIn: string, dtype: Dtype): Promise<HfExpor
   if (eosTokenIds.length === 0) throw new Error(`${dir}: no eos_token_id in generation_config.json or config.json`);
   const bosTokenId = int(gen.bos_token_id) ?? int(cfg.bos_token_id) ?? null;
 
-  const specialTokens: Record<string, string> = {};
-  for (const k of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
-    const t = tokenText(tokCfg[k]);
-    if (t !== undefined) specialTokens[k] = t;
+  let specialTokens: SpecialTokens;
+  try {
+    specialTokens = specialTokensFromConfig(tokCfg);
+  } catch (err) {
+    throw new Error(`${tokCfgPath}: ${(err as Error).message.replace(/^tokenizer_config.json: /, '')}`);
   }
 
   let chatTemplate: string | undefined;

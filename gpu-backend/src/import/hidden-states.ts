@@ -14,8 +14,11 @@ const PREFIX = 'verdict_hidden_';
 
 /** Ops that compute an LM head's logits from the final hidden state. */
 const HEAD_OPS = new Set(['MatMul', 'Gemm', 'MatMulNBits']);
-/** Ops that may sit between the head and the `logits` output (fp16 exports cast back to float32). */
-const PASS_THROUGH = new Set(['Cast', 'Identity']);
+/**
+ * Element-wise ops that may sit between the head and `logits`: Casts (fp16 exports cast back to
+ * float32), a bias Add, soft-capping (Div, Tanh, Mul). Walked through along their one live input.
+ */
+const PASS_THROUGH = new Set(['Cast', 'Identity', 'Add', 'Sub', 'Mul', 'Div', 'Tanh']);
 
 export interface HeadInput {
   /** The activation the head reads: the final norm's output. */
@@ -28,9 +31,10 @@ export interface HeadInput {
 
 /**
  * Finds the final norm's output as the activation input of the MatMul/Gemm that produces `logits`.
- * Walks back through Casts; of the head's two inputs, the activation is the one computed from the
- * graph's inputs, so tied heads (a Transpose or other view of the embedding table) and untied
- * ones look the same.
+ * "Live" tensors are those computed from the graph's inputs; weights, and views of them (a tied
+ * head's Transpose of the embedding table, a DequantizeLinear), are not. Walks back from `logits`
+ * through element-wise ops along their single live input; of the head's inputs, the live one is
+ * the activation, so tied and untied heads look the same.
  */
 export function findHeadInput(m: ModelSummary): HeadInput {
   const producer = new Map<string, NodeProto>();
@@ -39,7 +43,11 @@ export function findHeadInput(m: ModelSummary): HeadInput {
   for (const n of m.nodes) if ((n.input ?? []).some((i) => live.has(i))) for (const o of n.output ?? []) live.add(o);
 
   let node = producer.get('logits');
-  while (node && PASS_THROUGH.has(node.opType ?? '')) node = producer.get(node.input![0]);
+  while (node && PASS_THROUGH.has(node.opType ?? '')) {
+    const liveIn = (node.input ?? []).filter((i) => live.has(i));
+    if (liveIn.length !== 1) break;
+    node = producer.get(liveIn[0]);
+  }
   if (!node) throw new Error(`${m.path}: no node produces the 'logits' output`);
   if (!HEAD_OPS.has(node.opType ?? '')) {
     throw new Error(`${m.path}: 'logits' comes from a ${node.opType} node (${node.name}), not the MatMul/Gemm of an LM head, so the final norm's output cannot be found`);

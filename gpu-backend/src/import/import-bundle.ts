@@ -92,6 +92,7 @@ export async function importBundle(o: ImportOptions): Promise<ImportResult> {
       bos_token_id: decideBos(target, tokenizerJson, o.addBos),
       eos_token_ids: target.eosTokenIds,
       ...(target.chatTemplate === undefined ? {} : { chat_template: target.chatTemplate }),
+      ...(Object.keys(target.specialTokens).length ? { special_tokens: target.specialTokens } : {}),
       max_context: o.maxContext ?? target.maxContext,
       meta: {
         imported_from: { target: target.dir, draft: draft.dir },
