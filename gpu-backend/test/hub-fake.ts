@@ -20,6 +20,10 @@ export interface FakeHubOptions {
   ignoreRange?: boolean;
   /** Paths whose served bytes get one byte flipped (same length). */
   corrupt?: Set<string>;
+  /** Path → bytes after which the connection is dropped (the first time only). */
+  cutAfter?: Map<string, number>;
+  /** Answer resolve requests for LFS files with a 302 to `<origin>/cdn/<repo>/<path>`, like the Hub's CDN redirect. */
+  redirectLfsTo?: string;
 }
 
 export interface SeenRequest {
@@ -82,7 +86,7 @@ export class FakeHub {
         return fail(401, 'RepoNotFound', 'Invalid credentials in Authorization header');
       }
       const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(?:\/(.*))?$/.exec(url.pathname);
-      const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
+      const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname) ?? /^\/cdn\/([^/]+\/[^/]+)\/(main)\/(.+)$/.exec(url.pathname);
       const m = tree ?? resolve;
       if (!m) return fail(404, 'NotFound', 'no such route');
       const repo = this.repos.get(m[1]);
@@ -91,6 +95,10 @@ export class FakeHub {
       if (tree) return this.listing(repo, url, res);
       const file = repo.get(decodeURIComponent(m[3]));
       if (!file) return fail(404, 'EntryNotFound', 'Entry not found');
+      if (o.redirectLfsTo && file.lfs && !url.pathname.startsWith('/cdn/')) {
+        res.writeHead(302, { location: `${o.redirectLfsTo}/cdn/${m[1]}/main/${m[3]}` });
+        return res.end();
+      }
       let body = file.body;
       if (o.corrupt?.has(decodeURIComponent(m[3]))) {
         body = Buffer.from(body);
@@ -108,6 +116,13 @@ export class FakeHub {
         body = body.subarray(start);
       } else {
         res.writeHead(200, { ...headers, 'content-length': body.length });
+      }
+      const path = decodeURIComponent(m[3]);
+      const cut = o.cutAfter?.get(path);
+      if (cut !== undefined) {
+        o.cutAfter!.delete(path);
+        res.write(body.subarray(0, cut), () => res.destroy());
+        return;
       }
       // Several writes, so the client sees a stream of chunks.
       for (let i = 0; i < body.length; i += 32_768) res.write(body.subarray(i, i + 32_768));
@@ -151,6 +166,6 @@ export class FakeHub {
 
   /** Resolve (download) requests for `path`, in order. */
   downloads(path: string): SeenRequest[] {
-    return this.requests.filter((r) => r.path.endsWith(`/resolve/main/${path}`));
+    return this.requests.filter((r) => r.path.endsWith(`/main/${path}`) && (r.path.includes('/resolve/') || r.path.startsWith('/cdn/')));
   }
 }

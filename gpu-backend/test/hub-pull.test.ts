@@ -134,6 +134,41 @@ describe('verdict pull', () => {
     expect(r.bytesDownloaded).toBe(r.files.reduce((s, f) => s + f.size, 0) - 100_000);
   });
 
+  it('an interrupted transfer keeps its part and says to run again; the next run resumes it', async () => {
+    const path = 'onnx/model.onnx_data';
+    hub.options.cutAfter = new Map([[path, 64_000]]);
+    await expect(pullModel({ repo: REPO, out })).rejects.toThrow(/^onnx\/model\.onnx_data of org\/tiny-lm@main: download interrupted .*run the same command again to resume/);
+    expect(existsSync(join(out, path))).toBe(false);
+    // What reached the client before the drop is on disk (how much did is up to the socket's timing).
+    const kept = (await readFile(join(out, `${path}.part`))).length;
+    expect(kept).toBeLessThanOrEqual(64_000);
+    expect(sha256(await readFile(join(out, `${path}.part`)))).toBe(sha256(repo.get(path)!.body.subarray(0, kept)));
+    const r = await pullModel({ repo: REPO, out });
+    expect(hub.downloads(path).map((q) => q.headers.range)).toEqual([undefined, kept > 0 ? `bytes=${kept}-` : undefined]);
+    expect(r.files.find((f) => f.path === path)).toMatchObject({ status: kept > 0 ? 'resumed' : 'downloaded', resumedFrom: kept });
+    expect(r.files.filter((f) => f.status === 'present').length).toBe(6); // the five configs and onnx/model.onnx came down before it
+    await expectSameBytes(path);
+  });
+
+  it('follows the CDN redirect for LFS files: the Range header goes along, the token does not', async () => {
+    const cdn = await new FakeHub().start();
+    try {
+      cdn.repos.set(REPO, repo);
+      hub.options.redirectLfsTo = cdn.endpoint;
+      vi.stubEnv('HF_TOKEN', 'hf_testsecret');
+      const path = 'onnx/model.onnx';
+      await mkdir(join(out, 'onnx'), { recursive: true });
+      await writeFile(join(out, `${path}.part`), repo.get(path)!.body.subarray(0, 1234));
+      await pullModel({ repo: REPO, out });
+      expect(hub.downloads(path)[0].headers).toMatchObject({ range: 'bytes=1234-', authorization: 'Bearer hf_testsecret' });
+      expect(cdn.downloads(path).map((q) => [q.headers.range, q.headers.authorization])).toEqual([['bytes=1234-', undefined]]);
+      expect(cdn.downloads('onnx/model.onnx_data').length).toBe(1);
+      await expectSameBytes(path);
+    } finally {
+      await cdn.close();
+    }
+  });
+
   it('restarts from 0 when the server ignores Range', async () => {
     const path = 'onnx/model.onnx';
     await mkdir(join(out, 'onnx'), { recursive: true });

@@ -4,11 +4,9 @@
  * renamed into place only when both match. Nothing holds a whole file in memory.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { RepoFile } from './files.ts';
 
 export class IntegrityError extends Error {
@@ -119,17 +117,20 @@ export async function downloadTo(
       throw await httpError(res);
     }
     if (!res.body) throw new IntegrityError(`${f.path}: empty response body`);
+    // Each chunk is written (awaited) before the next is read, so whatever arrived before an
+    // interruption is on disk for the next run to resume from.
     let received = 0;
-    const h = hash;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        h?.update(chunk);
+    const fh = await open(part, flags);
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        await fh.write(chunk);
+        hash?.update(chunk);
         received += chunk.length;
         events.onBytes?.(chunk.length);
-        cb(null, chunk);
-      },
-    });
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), tap, createWriteStream(part, { flags }));
+      }
+    } finally {
+      await fh.close();
+    }
     offset += received;
   }
   const actual = hash?.digest('hex');

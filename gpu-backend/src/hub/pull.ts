@@ -114,7 +114,8 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
       );
     } catch (err) {
       if (err instanceof HubError || err instanceof IntegrityError) throw err;
-      const msg = err instanceof Error ? err.message : String(err);
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      const msg = (err instanceof Error ? err.message : String(err)) + (cause ? `: ${cause}` : '');
       throw new HubError(`${f.path} of ${label}: download interrupted (${msg}); run the same command again to resume from ${dest}.part`);
     }
     if (outcome.status !== 'present') bytesDownloaded += outcome.size - outcome.resumedFrom;
