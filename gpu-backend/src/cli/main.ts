@@ -17,6 +17,7 @@ export async function main(argv: string[]): Promise<void> {
     import('./generate.ts').then((m) => m.command()),
     import('./serve.ts').then((m) => m.command()),
     import('./bench.ts').then((m) => m.command()),
+    import('./pull.ts').then((m) => m.command()),
   ]);
   for (const c of commands as Command[]) program.addCommand(c);
   try {

@@ -2,17 +2,9 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { specialTokensFromConfig, type SpecialTokens } from '../bundle/chat-template.ts';
+import { DTYPE_FILES, DTYPES, type Dtype } from './dtypes.ts';
 
-/** The dtype variants transformers.js / Optimum exports publish, by file name (first found wins). */
-export const DTYPE_FILES = {
-  fp32: ['model.onnx'],
-  fp16: ['model_fp16.onnx'],
-  q8: ['model_quantized.onnx', 'model_int8.onnx', 'model_uint8.onnx'],
-  q4: ['model_q4.onnx'],
-} as const;
-export type Dtype = keyof typeof DTYPE_FILES;
-export const DTYPES = Object.keys(DTYPE_FILES) as Dtype[];
-export const isDtype = (s: string): s is Dtype => (DTYPES as string[]).includes(s);
+export { DTYPE_FILES, DTYPES, isDtype, type Dtype } from './dtypes.ts';
 
 /** Where exports keep their graphs: transformers.js under onnx/, `optimum-cli export onnx` at the top. */
 const ONNX_DIRS = ['onnx', '.'];
