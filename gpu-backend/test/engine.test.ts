@@ -70,6 +70,16 @@ describe('exact at temperature 0 equals target', () => {
   });
 });
 
+describe('a tiny non-zero temperature', () => {
+  it('1e-310 (1/T overflows to Infinity) gives the greedy output in every mode', async () => {
+    for (const mode of ['target', 'exact'] as const) {
+      const greedy = await run(engine, prompts[1], { mode, k: 4, maxTokens: 24, temperature: 0 });
+      const tiny = await run(engine, prompts[1], { mode, k: 4, maxTokens: 24, temperature: 1e-310, seed: 9 });
+      expect(tiny.tokens).toEqual(greedy.tokens);
+    }
+  });
+});
+
 describe('judge', () => {
   it('a head that accepts nothing equals exact (greedy and seeded sampling)', async () => {
     const none = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, -10) });

@@ -96,6 +96,14 @@ describe('OpenAI SDK against verdict serve', () => {
     expect(finish).toBe('length');
   });
 
+  it('a tiny non-zero temperature (1e-310, where 1/T overflows) samples greedily instead of the last vocabulary id', async () => {
+    const body = { model: MODEL, prompt: 'the quick', max_tokens: 12, seed: 3 };
+    const greedy = await client.completions.create({ ...body, temperature: 0 });
+    const tiny = await client.completions.create({ ...body, temperature: 1e-310 });
+    expect(tiny.choices[0].text).toBe(greedy.choices[0].text);
+    expect(tiny.usage?.completion_tokens).toBe(greedy.usage?.completion_tokens);
+  });
+
   it('decodes interleaved in one worker give the same text as decodes run alone', async () => {
     const ask = (prompt: string) => client.completions.create({ model: MODEL, prompt, max_tokens: 24, temperature: 0, speculative: { mode: 'exact', k: 3 } } as never);
     const alone = [(await ask('first prompt')).choices[0].text, (await ask('second one')).choices[0].text];
