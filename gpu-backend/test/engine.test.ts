@@ -106,6 +106,24 @@ describe('judge', () => {
     expect(exact.done.stats.judgeAccepted).toBe(0);
     await all.dispose();
   });
+  it('threshold 1 accepts nothing, even from a head whose logit (30) rounds to a float32 score of 1', async () => {
+    expect(Math.fround(1 / (1 + Math.exp(-30)))).toBe(1);
+    const sure = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, 30) });
+    const accepting = await run(sure, prompts[1], { mode: 'judge', k: 4, maxTokens: 30, threshold: 0.999 });
+    expect(accepting.done.stats.judgeAccepted).toBeGreaterThan(0); // the head does fire below 1
+    const one = await run(sure, prompts[1], { mode: 'judge', k: 4, maxTokens: 30, threshold: 1 });
+    const exact = await run(engine, prompts[1], { mode: 'exact', k: 4, maxTokens: 30 });
+    expect(one.done.stats.judgeAccepted).toBe(0);
+    expect(one.tokens).toEqual(exact.tokens);
+    for (const s of one.steps) expect(s.provenance).not.toContain('judge');
+    await sure.dispose();
+  });
+  it('threshold 0 accepts every draft, even from a head whose logit is -30', async () => {
+    const never = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, -30) });
+    const r = await run(never, prompts[1], { mode: 'judge', k: 4, maxTokens: 21, threshold: 0, stop: [] });
+    for (const s of r.steps) expect(s.stats.accepted).toBe(s.stats.drafted);
+    await never.dispose();
+  });
   it('is unavailable, with the reason, when the target has no hidden_states output', async () => {
     const plain = { ...good, manifest: { ...good.manifest, target: { ...good.manifest.target, has_hidden_states: false } } };
     const e = await createEngine(plain, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, 10) });
