@@ -12,7 +12,7 @@ interface OpeningMeta {
 
 /** How the backend answered, once its headers are in. */
 export type FlightOpening =
-  | ({ kind: 'error'; status: number; body: string } & OpeningMeta)
+  | ({ kind: 'error'; status: number; body: string; /** The backend's Retry-After (429 queue_full, 503 not_ready), passed on. */ retryAfter: string | null } & OpeningMeta)
   | ({ kind: 'json'; status: number; body: string } & OpeningMeta)
   | ({ kind: 'sse' } & OpeningMeta);
 
@@ -105,7 +105,7 @@ export class Flight {
     this.ended = true;
     if (!res.ok) {
       settle(null);
-      return { kind: 'error', status: res.status, body, ...meta };
+      return { kind: 'error', status: res.status, body, retryAfter: res.headers.get('retry-after'), ...meta };
     }
     settle({ v: 1, kind: 'json', body, requestId: meta.requestId, created: Date.now() });
     return { kind: 'json', status: res.status, body, ...meta };

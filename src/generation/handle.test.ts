@@ -40,12 +40,45 @@ describe('generation: validation and passthrough', () => {
     expect(g.backends.generations()[0].body).toMatchObject({ model: 'tiny', stream: true });
   });
 
-  it('passes a backend 4xx through in OpenAI shape and never caches it', async () => {
+  it('refuses a model no configured backend serves at the edge, with a 404 in OpenAI shape', async () => {
     const g = await harness({ 'a.test': {} });
     const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ model: 'other' }) });
-    // 'other' is not served by any configured backend: refused at the edge
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('model_not_found');
+    expect(g.backends.generations()).toHaveLength(0);
+  });
+
+  for (const stream of [false, true]) {
+    it(`passes a backend 429 queue_full through with its Retry-After, in OpenAI shape, never cached (stream: ${stream})`, async () => {
+      const g = await harness({ 'a.test': { reject: { status: 429, type: 'rate_limit_error', code: 'queue_full', headers: { 'retry-after': '7' } } } });
+      for (let i = 1; i <= 2; i++) {
+        const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream }) });
+        expect(res.status).toBe(429);
+        expect(res.headers.get('retry-after')).toBe('7');
+        expect(res.headers.get('content-type')).toContain('application/json');
+        expect(await res.json()).toEqual({ error: { message: 'backend says queue_full', type: 'rate_limit_error', param: null, code: 'queue_full' } });
+        await res.settled();
+        expect(g.backends.generations()).toHaveLength(i); // not cached: the repeat reaches the backend
+      }
+    });
+  }
+
+  it('passes a backend 503 not_ready through with its Retry-After (after the retry, from the last backend tried)', async () => {
+    const reject = { status: 503, type: 'service_unavailable', code: 'not_ready', headers: { 'retry-after': '5' } };
+    const g = await harness({ 'a.test': { reject }, 'b.test': { reject } });
+    const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat() });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_ready');
+    expect(g.backends.generations()).toHaveLength(2);
+  });
+
+  it('answers /v1/models with a 503 and Retry-After when no backend answers the list', async () => {
+    const g = await harness({ 'a.test': { failure: 'down' } }, { HEALTH_COOLDOWN_MS: '4000' });
+    const res = await g.request('/v1/models');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('4');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('no_healthy_backend');
   });
 
   it('answers unknown routes with a 404 in OpenAI shape', async () => {

@@ -14,6 +14,8 @@ export interface FakeBackendOptions {
   /** Stop sending after this many chunks and then go silent (stall) or end without [DONE] (truncate). */
   breakAfter?: { chunks: number; how: 'stall' | 'truncate' | 'error-event' };
   readyz?: number;
+  /** Answer every generation with this error (OpenAI shape) and these headers, as verdict serve does when its queue is full or it is loading. */
+  reject?: { status: number; type: string; code: string; headers?: Record<string, string> };
 }
 
 export interface FakeCall {
@@ -54,6 +56,10 @@ export class FakeBackends {
     }
     if (url.pathname === '/v1/models') {
       return Response.json({ object: 'list', data: [{ id: 'tiny', object: 'model', created: 0, owned_by: 'verdict', x_verdict: { fingerprint: opts.fingerprint ?? 'fp-1', modes: ['target', 'exact'] } }] });
+    }
+    if (opts.reject) {
+      const { status, type, code, headers } = opts.reject;
+      return Response.json({ error: { message: `backend says ${code}`, type, param: null, code } }, { status, headers });
     }
     const body = call.body as { stream?: boolean; model: string };
     if (body.model !== 'tiny') return Response.json({ error: { message: `model ${body.model} not found`, type: 'not_found_error', param: 'model', code: 'model_not_found' } }, { status: 404 });
