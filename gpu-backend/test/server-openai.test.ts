@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser, TimingsSchema, parseServerTiming } from '@verdict/protocol';
 import type { RunningServer } from '../src/server/start.ts';
+import { answerFingerprint } from '../src/server/fingerprint.ts';
 import { postJson, scrape, start, tinyJudgeBundle } from './server-helpers.ts';
 
 // The real tiny bundle served over HTTP, with the official OpenAI SDK as the client.
@@ -28,6 +29,9 @@ describe('OpenAI SDK against verdict serve', () => {
     const m = list.data[0] as unknown as { id: string; x_verdict: { fingerprint: string; modes: string[] } };
     expect(m.id).toBe(MODEL);
     expect(m.x_verdict.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    // the fingerprint of everything that shapes an answer (weights, tokenizer, template, server defaults), not the target's hash
+    expect(m.x_verdict.fingerprint).toBe(answerFingerprint(server.state.bundle!, server.state.config, m.x_verdict.modes as never));
+    expect(m.x_verdict.fingerprint).not.toBe(server.state.bundle!.manifest.target.sha256);
     expect(m.x_verdict.modes).toEqual(['target', 'exact', 'judge', 'kl']);
   });
 
