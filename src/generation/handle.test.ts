@@ -198,6 +198,37 @@ describe('generation: edge cache', () => {
   });
 });
 
+describe('generation: only a stream that parsed completely is cached', () => {
+  const cases: [string, { rawEvents?: string[]; rawAfterDone?: string[] }][] = [
+    ['an event that is not JSON', { rawEvents: ['{not json'] }],
+    ['an event that is JSON but not an object', { rawEvents: ['42'] }],
+    ['an event after [DONE]', { rawAfterDone: ['{"late":true}'] }],
+  ];
+  for (const [what, opts] of cases) {
+    it(`passes a stream with ${what} through to the client but never stores it`, async () => {
+      const g = await harness({ 'a.test': opts });
+      const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+      expect(res.headers.get('x-cache')).toBe('MISS');
+      const events = await sseEvents(res);
+      for (const raw of [...(opts.rawEvents ?? []), ...(opts.rawAfterDone ?? [])]) expect(events).toContain(raw);
+      await res.settled();
+      const again = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+      expect(again.headers.get('x-cache')).toBe('MISS');
+      await again.text();
+      expect(g.backends.generations()).toHaveLength(2);
+    });
+  }
+  it('a clean stream from the same fake backend is stored (the cases above differ only in the bad event)', async () => {
+    const g = await harness({ 'a.test': { rawEvents: ['{"choices":[]}'] } });
+    const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+    await res.text();
+    await res.settled();
+    const again = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+    expect(again.headers.get('x-cache')).toBe('HIT');
+    await again.text();
+  });
+});
+
 describe('generation: public demo routes', () => {
   it('clamps max_tokens to DEMO_MAX_TOKENS before the request reaches a backend', async () => {
     const g = await harness({ 'a.test': {} }, { DEMO_MAX_TOKENS: '32', PUBLIC_ROUTES: '/demo/v1/chat/completions' });

@@ -14,6 +14,9 @@ export interface FakeBackendOptions {
   /** Stop sending after this many chunks and then go silent (stall) or end without [DONE] (truncate). */
   breakAfter?: { chunks: number; how: 'stall' | 'truncate' | 'error-event' };
   readyz?: number;
+  /** Raw SSE data payloads sent as they are before the final chunk (e.g. '{not json'); `afterDone`: after [DONE]. */
+  rawEvents?: string[];
+  rawAfterDone?: string[];
   /** Answer every generation with this error (OpenAI shape) and these headers, as verdict serve does when its queue is full or it is loading. */
   reject?: { status: number; type: string; code: string; headers?: Record<string, string> };
 }
@@ -90,8 +93,10 @@ export class FakeBackends {
           if (call.cancelled) return;
           ctrl.enqueue(chunk({ content: words[i] }, { x_verdict: { provenance: ['draft'], step: i } }));
         }
+        for (const raw of opts.rawEvents ?? []) ctrl.enqueue(enc.encode(`data: ${raw}\n\n`));
         ctrl.enqueue(enc.encode(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: 'tiny', choices: [{ index: 0, delta: {}, finish_reason: 'stop', logprobs: null }], timings })}\n\n`));
         ctrl.enqueue(enc.encode('data: [DONE]\n\n'));
+        for (const raw of opts.rawAfterDone ?? []) ctrl.enqueue(enc.encode(`data: ${raw}\n\n`));
         ctrl.close();
       },
       cancel() {
