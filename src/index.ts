@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { loadConfig } from './config.ts';
 import { FlightRegistry } from './cache/single-flight.ts';
 import { auth } from './middleware/auth/index.ts';
+import { bodyLimit } from './middleware/body-limit/index.ts';
 import { cors } from './middleware/cors/index.ts';
 import { notFound, onError } from './middleware/errors/index.ts';
 import { rateLimit } from './middleware/rate-limit/index.ts';
@@ -47,9 +48,10 @@ export function createGateway(options: GatewayOptions = {}) {
   app.get('/healthz', healthz);
   app.use('*', auth());
   app.use('*', rateLimit());
+  const limit = bodyLimit();
   for (const base of ['/v1', '/demo/v1']) {
-    app.post(`${base}/chat/completions`, chatCompletions);
-    app.post(`${base}/completions`, completions);
+    app.post(`${base}/chat/completions`, limit, chatCompletions);
+    app.post(`${base}/completions`, limit, completions);
     app.get(`${base}/models`, listModels);
   }
   return app;

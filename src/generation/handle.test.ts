@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseServerTiming } from '@verdict/protocol';
+import { LIMITS, parseServerTiming } from '@verdict/protocol';
 import { chat, harness, KEY_B } from '../../test/worker/harness.ts';
 import { sseEvents } from '../../test/worker/fake-backend.ts';
 
@@ -38,6 +38,40 @@ describe('generation: validation and passthrough', () => {
     expect(text).toBe('Hello world!');
     // the forwarded body is the validated request, not the raw one
     expect(g.backends.generations()[0].body).toMatchObject({ model: 'tiny', stream: true });
+  });
+
+  it('refuses a body over MAX_BODY_BYTES with a 413 in OpenAI shape, before parsing it, never calling a backend', async () => {
+    const g = await harness({ 'a.test': {} }, { MAX_BODY_BYTES: '2048' });
+    const big = JSON.stringify(chat({ messages: [{ role: 'user', content: 'x'.repeat(4096) }] }));
+    const res = await g.request('/v1/chat/completions', { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: { message: 'The request body exceeds 2048 bytes', type: 'invalid_request_error', param: null, code: 'body_too_large' } });
+    // before parsing: a body that is not even JSON gets the 413, not the 400
+    const junk = await g.request('/v1/completions', { method: 'POST', body: '{'.repeat(4096), headers: { 'content-type': 'application/json' } });
+    expect(junk.status).toBe(413);
+    // a streamed body without Content-Length is counted as it is read
+    const chunked = new ReadableStream<Uint8Array>({
+      start(ctrl) {
+        ctrl.enqueue(new TextEncoder().encode(big));
+        ctrl.close();
+      },
+    });
+    const streamed = await g.request('/v1/chat/completions', { method: 'POST', body: chunked, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
+    expect(streamed.status).toBe(413);
+    // under the limit the same route works
+    const small = await g.request('/v1/chat/completions', { method: 'POST', json: chat() });
+    expect(small.status).toBe(200);
+    expect(g.backends.generations()).toHaveLength(1);
+  });
+
+  it('refuses a prompt over the protocol\'s maxPromptChars at the edge, naming the field and the limit', async () => {
+    const g = await harness({ 'a.test': {} }, { MAX_BODY_BYTES: String(4 * LIMITS.maxPromptChars) });
+    const res = await g.request('/v1/completions', { method: 'POST', json: { model: 'tiny', prompt: 'x'.repeat(LIMITS.maxPromptChars + 1) } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { param: string; message: string } };
+    expect(body.error.param).toBe('prompt');
+    expect(body.error.message).toContain(`at most ${LIMITS.maxPromptChars} characters`);
+    expect(g.backends.generations()).toHaveLength(0);
   });
 
   it('refuses a model no configured backend serves at the edge, with a 404 in OpenAI shape', async () => {
