@@ -18,6 +18,8 @@ import { HealthTracker } from './upstream/health.ts';
 export interface GatewayOptions {
   /** The fetch used for backend calls (tests pass a fake upstream). Defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** Uniform [0, 1) source for the weighted backend draw (tests pin it). Defaults to Math.random. */
+  random?: () => number;
 }
 
 /** Loads the config once per env and the per-isolate state once per app (health depends on the config). */
@@ -30,6 +32,7 @@ function configAndState(options: GatewayOptions): MiddlewareHandler<AppEnv> {
       fingerprints: new FingerprintCache(),
       flights: new FlightRegistry(),
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      random: options.random ?? Math.random,
     };
     c.set('config', config);
     c.set('state', state);
