@@ -49,7 +49,9 @@ describe('serving lifecycle (fake engine)', () => {
     await waitFor(async () => (await scrape(s.url)).get('verdict_queue_depth') === 1);
     const c = await postJson(`${s.url}/v1/completions`, completion());
     expect(c.status).toBe(429);
-    expect(Number(c.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // docs/server.md: ceil((queued + 1) / concurrency × mean slot hold); no slot has been released yet, so the mean
+    // is its initial 1 s: ceil(2 / 1 × 1) = 2
+    expect(c.headers.get('retry-after')).toBe('2');
     expect((await c.json()).error).toMatchObject({ type: 'rate_limit_error', code: 'queue_full' });
     long.abort();
     await a.then((r) => r.body?.cancel()).catch(() => {});
