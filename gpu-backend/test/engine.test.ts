@@ -93,10 +93,37 @@ describe('judge', () => {
     }
     await none.dispose();
   });
-  it('a head that accepts everything accepts all K drafts every step', async () => {
+  it('a head that accepts everything emits, each step, the draft\'s K greedy tokens then the target\'s (full-forward reference, no caches)', async () => {
     const all = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, 10) });
-    const r = await run(all, prompts[0], { mode: 'judge', k: 4, maxTokens: 41, stop: [] });
+    const K = 4;
+    const maxTokens = 41;
+    const r = await run(all, prompts[0], { mode: 'judge', k: K, maxTokens, stop: [] });
     expect(r.steps.length).toBeGreaterThan(3);
+    // The reference recomputes every prediction from the whole sequence with a fresh cache, so it also checks
+    // that the engine's draft cache is right after a fully accepted step (when d_K was never fed to the draft).
+    const V = good.manifest.target.vocab_size;
+    const draft = await DecoderSession.load(good.draftPath, good.manifest.draft, good.manifest.max_context, ONE_THREAD);
+    const target = await DecoderSession.load(good.targetPath, good.manifest.target, good.manifest.max_context, ONE_THREAD);
+    const greedy = async (s: DecoderSession, seq: number[]) => {
+      const { logits } = await s.forward(s.newCache(), seq);
+      return argmax(logits.subarray(logits.length - V));
+    };
+    const eos = new Set(good.manifest.eos_token_ids);
+    const seq = [...prompts[0]];
+    const expected: number[] = [];
+    const emit = (t: number) => {
+      if (eos.has(t) || expected.length >= maxTokens) return false;
+      expected.push(t);
+      seq.push(t);
+      return true;
+    };
+    reference: for (;;) {
+      for (let i = 0; i < K; i++) if (!emit(await greedy(draft, seq))) break reference;
+      if (!emit(await greedy(target, seq))) break;
+    }
+    await draft.dispose();
+    await target.dispose();
+    expect(r.tokens).toEqual(expected);
     for (const s of r.steps) expect(s.stats.accepted).toBe(s.stats.drafted);
     expect(r.done.stats.judgeAccepted).toBeGreaterThan(0);
     expect(r.steps[0].provenance.at(-1)).toBe('target');
