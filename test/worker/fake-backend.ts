@@ -14,6 +14,8 @@ export interface FakeBackendOptions {
   /** Stop sending after this many chunks and then go silent (stall) or end without [DONE] (truncate). */
   breakAfter?: { chunks: number; how: 'stall' | 'truncate' | 'error-event' };
   readyz?: number;
+  /** Send this many chunks, then wait for `until` before the rest (a gate the test opens on an event). */
+  pause?: { afterChunks: number; until: Promise<unknown> };
   /** Raw SSE data payloads sent as they are before the final chunk (e.g. '{not json'); `afterDone`: after [DONE]. */
   rawEvents?: string[];
   rawAfterDone?: string[];
@@ -29,6 +31,15 @@ export interface FakeCall {
   authorization: string | null;
   /** Set when the backend noticed its client (the gateway) went away. */
   cancelled: boolean;
+  /** Resolves when `cancelled` is set or the request's signal aborts: tests wait on it instead of sleeping. */
+  whenCancelled: Promise<void>;
+}
+
+/** A promise and the function that resolves it. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
 }
 
 const enc = new TextEncoder();
@@ -49,7 +60,14 @@ export class FakeBackends {
     const url = new URL(req.url);
     const opts = this.hosts[url.host];
     const text = req.method === 'POST' ? await req.text() : '';
-    const call: FakeCall = { host: url.host, path: url.pathname, body: text ? JSON.parse(text) : null, signal: init?.signal ?? null, authorization: req.headers.get('authorization'), cancelled: false };
+    const cancelGate = gate();
+    const call: FakeCall = { host: url.host, path: url.pathname, body: text ? JSON.parse(text) : null, signal: init?.signal ?? null, authorization: req.headers.get('authorization'), cancelled: false, whenCancelled: cancelGate.promise };
+    const markCancelled = () => {
+      call.cancelled = true;
+      cancelGate.open();
+    };
+    if (init?.signal?.aborted) cancelGate.open();
+    else init?.signal?.addEventListener('abort', () => cancelGate.open(), { once: true });
     this.calls.push(call);
     if (!opts || opts.failure === 'down') throw new TypeError(`fetch failed: connect ECONNREFUSED ${url.host}`);
     if (url.pathname === '/readyz') return new Response(null, { status: opts.readyz ?? 200 });
@@ -79,7 +97,7 @@ export class FakeBackends {
     const signal = init?.signal;
     const stream = new ReadableStream<Uint8Array>({
       async start(ctrl) {
-        signal?.addEventListener('abort', () => (call.cancelled = true));
+        signal?.addEventListener('abort', markCancelled);
         const chunk = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
           enc.encode(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: 'tiny', choices: [{ index: 0, delta, finish_reason: null, logprobs: null }], ...extra })}\n\n`);
         for (let i = 0; i < words.length; i++) {
@@ -89,6 +107,7 @@ export class FakeBackends {
             ctrl.close();
             return;
           }
+          if (opts.pause && i === opts.pause.afterChunks) await opts.pause.until;
           if (opts.chunkDelayMs) await sleep(opts.chunkDelayMs);
           if (call.cancelled) return;
           ctrl.enqueue(chunk({ content: words[i] }, { x_verdict: { provenance: ['draft'], step: i } }));
@@ -100,7 +119,7 @@ export class FakeBackends {
         ctrl.close();
       },
       cancel() {
-        call.cancelled = true;
+        markCancelled();
       },
     });
     return new Response(stream, { headers: { 'content-type': 'text/event-stream', ...headers } });
