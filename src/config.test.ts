@@ -9,6 +9,9 @@ describe('configuration', () => {
     expect([...c.publicRoutes]).toEqual(['/a', '/b']);
     expect(c.cacheTtls).toEqual({ default: 3600, '/a': 5 });
     expect(c.stallTimeoutMs).toBe(15_000);
+    expect(c.maxBodyBytes).toBe(1_048_576);
+    expect(loadConfig({ BACKENDS: '[{"url":"http://x.test"}]', MAX_BODY_BYTES: '4096' }).maxBodyBytes).toBe(4096);
+    expect(() => loadConfig({ BACKENDS: '[{"url":"http://x.test"}]', MAX_BODY_BYTES: '-1' })).toThrow(/MAX_BODY_BYTES/);
   });
 
   it('names the variable and the problem', () => {

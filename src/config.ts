@@ -32,6 +32,8 @@ export interface GatewayConfig {
   /** Caps on replaying a cached stream at its recorded pace. */
   replayMaxGapMs: number;
   replayMaxTotalMs: number;
+  /** Largest request body accepted on the generation routes (413 above), checked before parsing. */
+  maxBodyBytes: number;
 }
 
 /** A configuration mistake: named after the variable so `wrangler tail` says what to fix. */
@@ -108,6 +110,7 @@ export function loadConfig(env: GatewayEnv): GatewayConfig {
     demoMaxTokens: positiveInt(env, 'DEMO_MAX_TOKENS', 256),
     replayMaxGapMs: positiveInt(env, 'REPLAY_MAX_GAP_MS', 250),
     replayMaxTotalMs: positiveInt(env, 'REPLAY_MAX_TOTAL_MS', 8000),
+    maxBodyBytes: positiveInt(env, 'MAX_BODY_BYTES', 1_048_576),
   };
   memo.set(env, config);
   return config;

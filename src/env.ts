@@ -17,6 +17,7 @@ export interface GatewayEnv {
   DEMO_MAX_TOKENS?: string;
   REPLAY_MAX_GAP_MS?: string;
   REPLAY_MAX_TOTAL_MS?: string;
+  MAX_BODY_BYTES?: string;
   /** Secret: comma-separated SHA-256 hex digests of accepted API keys (alternative or addition to the KV namespace). */
   API_KEY_HASHES?: string;
   API_KEYS?: KVNamespace;

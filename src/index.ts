@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { loadConfig } from './config.ts';
 import { FlightRegistry } from './cache/single-flight.ts';
 import { auth } from './middleware/auth/index.ts';
+import { bodyLimit } from './middleware/body-limit/index.ts';
 import { cors } from './middleware/cors/index.ts';
 import { notFound, onError } from './middleware/errors/index.ts';
 import { rateLimit } from './middleware/rate-limit/index.ts';
@@ -17,6 +18,8 @@ import { HealthTracker } from './upstream/health.ts';
 export interface GatewayOptions {
   /** The fetch used for backend calls (tests pass a fake upstream). Defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** Uniform [0, 1) source for the weighted backend draw (tests pin it). Defaults to Math.random. */
+  random?: () => number;
 }
 
 /** Loads the config once per env and the per-isolate state once per app (health depends on the config). */
@@ -29,6 +32,7 @@ function configAndState(options: GatewayOptions): MiddlewareHandler<AppEnv> {
       fingerprints: new FingerprintCache(),
       flights: new FlightRegistry(),
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      random: options.random ?? Math.random,
     };
     c.set('config', config);
     c.set('state', state);
@@ -47,9 +51,10 @@ export function createGateway(options: GatewayOptions = {}) {
   app.get('/healthz', healthz);
   app.use('*', auth());
   app.use('*', rateLimit());
+  const limit = bodyLimit();
   for (const base of ['/v1', '/demo/v1']) {
-    app.post(`${base}/chat/completions`, chatCompletions);
-    app.post(`${base}/completions`, completions);
+    app.post(`${base}/chat/completions`, limit, chatCompletions);
+    app.post(`${base}/completions`, limit, completions);
     app.get(`${base}/models`, listModels);
   }
   return app;

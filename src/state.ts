@@ -30,6 +30,8 @@ export interface GatewayState {
   flights: FlightRegistry;
   /** The fetch used for every backend call; tests substitute a fake upstream. */
   fetch: typeof fetch;
+  /** Uniform [0, 1) source of the weighted backend order. */
+  random: () => number;
 }
 
 export interface AppEnv {

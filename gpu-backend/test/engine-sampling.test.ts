@@ -31,6 +31,27 @@ describe('softmax', () => {
     const p = softmax(new Float32Array([0, Math.log(2)]), new Float32Array(2), 0.5);
     expect(p[1] / p[0]).toBeCloseTo(4, 4);
   });
+  it('gives a valid distribution for a temperature whose inverse overflows (1e-310): all mass on the argmax', () => {
+    expect(1 / 1e-310).toBe(Infinity);
+    const p = softmax(new Float32Array([0.5, 2, -1, 1.9]), new Float32Array(4), 1e-310);
+    expect([...p]).toEqual([0, 1, 0, 0]);
+    const rng = new Rng(1);
+    for (let i = 0; i < 20; i++) expect(sample(p, rng)).toBe(1);
+  });
+  it('is a valid distribution for every temperature in (0, 2], down to the smallest denormal', () => {
+    const logits = new Float32Array([3, -2, 0.25, 7, 7 - 1e-6]);
+    for (const t of [Number.MIN_VALUE, 1e-320, 1e-310, 1e-300, 1e-30, 1e-6, 0.01, 0.5, 1, 2]) {
+      const p = softmax(logits, new Float32Array(5), t);
+      let sum = 0;
+      for (const x of p) {
+        expect(Number.isFinite(x)).toBe(true);
+        expect(x).toBeGreaterThanOrEqual(0);
+        sum += x;
+      }
+      expect(sum).toBeCloseTo(1, 5);
+      expect(p[3]).toBeGreaterThanOrEqual(p[4]);
+    }
+  });
 });
 
 describe('argmax', () => {

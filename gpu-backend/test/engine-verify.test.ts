@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DistRow } from '../src/engine/dist.ts';
 import { Rng, sample, WarpScratch } from '../src/engine/sampling.ts';
 import { exact } from '../src/engine/verify/exact.ts';
-import { judge } from '../src/engine/verify/judge.ts';
+import { judge, judgeAccepts } from '../src/engine/verify/judge.ts';
 import { kl, klDivergence } from '../src/engine/verify/kl.ts';
 import type { VerifyInput } from '../src/engine/verify/types.ts';
 
@@ -56,12 +56,21 @@ describe('exact (sampling)', () => {
 describe('judge', () => {
   const drafts = [1, 0, 0];
   it('keeps tokens the exact rule rejects when the score reaches the threshold, marking them judge', () => {
-    const v = judge(input({ draftTokens: drafts, target: T, draft: Q, judgeScores: Float32Array.from([0.1, 0.9, 0.2]) }));
+    const v = judge(input({ draftTokens: drafts, target: T, draft: Q, judgeLogits: Float64Array.from([0.1, 0.9, 0.2], (p) => Math.log(p / (1 - p))) }));
     expect(v).toEqual({ accepted: 2, next: 3, provenance: ['draft', 'judge', 'target'] });
   });
   it('with scores below the threshold it is the exact rule', () => {
     const inp = { draftTokens: drafts, target: T, draft: Q };
-    expect(judge(input({ ...inp, judgeScores: new Float32Array(3) }))).toEqual(exact(input(inp)));
+    expect(judge(input({ ...inp, judgeLogits: new Float64Array(3).fill(-5) }))).toEqual(exact(input(inp)));
+  });
+  it('threshold 1 accepts nothing even when the head is sure (logit 30, whose float32 sigmoid is exactly 1); threshold 0 accepts everything', () => {
+    const inp = { draftTokens: [0], target: T, draft: Q, judgeLogits: Float64Array.from([30]) };
+    expect(judge(input({ ...inp, threshold: 1 }))).toEqual({ accepted: 0, next: 1, provenance: ['target'] });
+    expect(judge(input({ ...inp, threshold: 0.999 }))).toEqual({ accepted: 1, next: 2, provenance: ['judge', 'target'] });
+    expect(judge(input({ ...inp, judgeLogits: Float64Array.from([-30]), threshold: 0 }))).toEqual({ accepted: 1, next: 2, provenance: ['judge', 'target'] });
+    expect(judgeAccepts(Infinity, 1)).toBe(false);
+    expect(judgeAccepts(0, 0.5)).toBe(true);
+    expect(judgeAccepts(-1e-9, 0.5)).toBe(false);
   });
   it('says so when scores are missing', () => {
     expect(() => judge(input({ draftTokens: drafts, target: T, draft: Q }))).toThrow(/judge scores/);

@@ -70,6 +70,16 @@ describe('exact at temperature 0 equals target', () => {
   });
 });
 
+describe('a tiny non-zero temperature', () => {
+  it('1e-310 (1/T overflows to Infinity) gives the greedy output in every mode', async () => {
+    for (const mode of ['target', 'exact'] as const) {
+      const greedy = await run(engine, prompts[1], { mode, k: 4, maxTokens: 24, temperature: 0 });
+      const tiny = await run(engine, prompts[1], { mode, k: 4, maxTokens: 24, temperature: 1e-310, seed: 9 });
+      expect(tiny.tokens).toEqual(greedy.tokens);
+    }
+  });
+});
+
 describe('judge', () => {
   it('a head that accepts nothing equals exact (greedy and seeded sampling)', async () => {
     const none = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, -10) });
@@ -83,10 +93,37 @@ describe('judge', () => {
     }
     await none.dispose();
   });
-  it('a head that accepts everything accepts all K drafts every step', async () => {
+  it('a head that accepts everything emits, each step, the draft\'s K greedy tokens then the target\'s (full-forward reference, no caches)', async () => {
     const all = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, 10) });
-    const r = await run(all, prompts[0], { mode: 'judge', k: 4, maxTokens: 41, stop: [] });
+    const K = 4;
+    const maxTokens = 41;
+    const r = await run(all, prompts[0], { mode: 'judge', k: K, maxTokens, stop: [] });
     expect(r.steps.length).toBeGreaterThan(3);
+    // The reference recomputes every prediction from the whole sequence with a fresh cache, so it also checks
+    // that the engine's draft cache is right after a fully accepted step (when d_K was never fed to the draft).
+    const V = good.manifest.target.vocab_size;
+    const draft = await DecoderSession.load(good.draftPath, good.manifest.draft, good.manifest.max_context, ONE_THREAD);
+    const target = await DecoderSession.load(good.targetPath, good.manifest.target, good.manifest.max_context, ONE_THREAD);
+    const greedy = async (s: DecoderSession, seq: number[]) => {
+      const { logits } = await s.forward(s.newCache(), seq);
+      return argmax(logits.subarray(logits.length - V));
+    };
+    const eos = new Set(good.manifest.eos_token_ids);
+    const seq = [...prompts[0]];
+    const expected: number[] = [];
+    const emit = (t: number) => {
+      if (eos.has(t) || expected.length >= maxTokens) return false;
+      expected.push(t);
+      seq.push(t);
+      return true;
+    };
+    reference: for (;;) {
+      for (let i = 0; i < K; i++) if (!emit(await greedy(draft, seq))) break reference;
+      if (!emit(await greedy(target, seq))) break;
+    }
+    await draft.dispose();
+    await target.dispose();
+    expect(r.tokens).toEqual(expected);
     for (const s of r.steps) expect(s.stats.accepted).toBe(s.stats.drafted);
     expect(r.done.stats.judgeAccepted).toBeGreaterThan(0);
     expect(r.steps[0].provenance.at(-1)).toBe('target');
@@ -95,6 +132,24 @@ describe('judge', () => {
     expect(exact.done.stats.judgeMs).toBe(0);
     expect(exact.done.stats.judgeAccepted).toBe(0);
     await all.dispose();
+  });
+  it('threshold 1 accepts nothing, even from a head whose logit (30) rounds to a float32 score of 1', async () => {
+    expect(Math.fround(1 / (1 + Math.exp(-30)))).toBe(1);
+    const sure = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, 30) });
+    const accepting = await run(sure, prompts[1], { mode: 'judge', k: 4, maxTokens: 30, threshold: 0.999 });
+    expect(accepting.done.stats.judgeAccepted).toBeGreaterThan(0); // the head does fire below 1
+    const one = await run(sure, prompts[1], { mode: 'judge', k: 4, maxTokens: 30, threshold: 1 });
+    const exact = await run(engine, prompts[1], { mode: 'exact', k: 4, maxTokens: 30 });
+    expect(one.done.stats.judgeAccepted).toBe(0);
+    expect(one.tokens).toEqual(exact.tokens);
+    for (const s of one.steps) expect(s.provenance).not.toContain('judge');
+    await sure.dispose();
+  });
+  it('threshold 0 accepts every draft, even from a head whose logit is -30', async () => {
+    const never = await createEngine(good, { ...ONE_THREAD, judge: zeroHead(good.manifest.target.hidden_size, -30) });
+    const r = await run(never, prompts[1], { mode: 'judge', k: 4, maxTokens: 21, threshold: 0, stop: [] });
+    for (const s of r.steps) expect(s.stats.accepted).toBe(s.stats.drafted);
+    await never.dispose();
   });
   it('is unavailable, with the reason, when the target has no hidden_states output', async () => {
     const plain = { ...good, manifest: { ...good.manifest, target: { ...good.manifest.target, has_hidden_states: false } } };

@@ -63,7 +63,56 @@ describe('Scheduler', () => {
     expect(err).toBeInstanceOf(ApiError);
     const e = err as ApiError;
     expect([e.status, e.type, e.code]).toEqual([429, 'rate_limit_error', 'queue_full']);
-    expect(Number(e.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
+    // no slot released yet: the mean hold is its initial 1 s, so ceil((1 queued + 1) / 1 slot × 1 s) = 2
+    expect(e.headers['Retry-After']).toBe('2');
+  });
+
+  it('estimates Retry-After as ceil((queued + 1) / concurrency × mean slot hold), the mean a 0.8/0.2 moving average, clamped to 1–60 s', () => {
+    let now = 0;
+    const runner = new ManualRunner();
+    const s = new Scheduler(runner, { concurrency: 2, queueSize: 3, now: () => now });
+    const retryAfter = () => {
+      try {
+        s.submit(req(), 1e9);
+      } catch (e) {
+        return (e as ApiError).headers['Retry-After'];
+      }
+      throw new Error('expected a 429');
+    };
+    // two slots held for 10 s and 20 s of the injected clock: mean 1 → 0.8·1 + 0.2·10 = 2.8 → 0.8·2.8 + 0.2·20 = 6.24
+    s.submit(req(), 1e9);
+    s.submit(req(), 1e9);
+    now = 10_000;
+    runner.started[0].sink.onEnd();
+    now = 20_000;
+    runner.started[1].sink.onEnd(); // started at 0 (held 20 s)
+    expect(s.running).toBe(0);
+    // fill both slots (started at 20 s) and the queue of 3
+    for (let i = 0; i < 5; i++) s.submit(req(), 1e9);
+    expect([s.running, s.queued]).toEqual([2, 3]);
+    expect(retryAfter()).toBe(String(Math.ceil(((3 + 1) / 2) * 6.24))); // 13
+    // a slot held 250 s: 0.8·6.24 + 0.2·250 = 54.992; a queued request takes its place and one more fills the queue:
+    // ceil(4/2 × 54.992) = 110, clamped to 60
+    now = 270_000;
+    runner.started[2].sink.onEnd();
+    expect(s.queued).toBe(2);
+    s.submit(req(), 1e9);
+    expect(retryAfter()).toBe('60');
+  });
+
+  it('Retry-After is at least 1 s when slots are released at once', () => {
+    const runner = new ManualRunner();
+    const s = new Scheduler(runner, { concurrency: 4, queueSize: 0, now: () => 0 });
+    for (let i = 0; i < 4; i++) s.submit(req(), 1e9);
+    for (let i = 0; i < 4; i++) runner.started[i].sink.onEnd(); // held 0 s: mean 1 → 0.8 → 0.64 → 0.512 → 0.4096
+    for (let i = 0; i < 4; i++) s.submit(req(), 1e9);
+    let header: string | undefined;
+    try {
+      s.submit(req(), 1e9);
+    } catch (e) {
+      header = (e as ApiError).headers['Retry-After'];
+    }
+    expect(header).toBe('1'); // ceil(1/4 × 0.4096) = 1
   });
 
   it('cancelling a queued request removes it without ever starting it', async () => {

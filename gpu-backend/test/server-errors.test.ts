@@ -56,6 +56,22 @@ describe('request errors', () => {
     expect(e.message).toMatch(/context of 512/);
   });
 
+  it('a prompt longer than the context -> 400 naming the context length (not a 500), for both routes', async () => {
+    const words = 'zeka trail aim '.repeat(250); // > 512 tokens, under the 4096-byte body limit
+    const c = await expectError(await postJson(url(), chat({ messages: [{ role: 'user', content: words }] })), 400, 'messages', 'context_length_exceeded');
+    expect(c.message).toMatch(/this model's context is 512 tokens/);
+    const t = await expectError(await postJson(`${server.url}/v1/completions`, { model: MODEL, prompt: words }), 400, 'prompt', 'context_length_exceeded');
+    expect(t.message).toMatch(/the prompt is \d+ tokens; this model's context is 512 tokens/);
+    expect(Number(/prompt is (\d+) tokens/.exec(t.message)![1])).toBeGreaterThan(512);
+  });
+
+  it('five stop strings -> 400 naming the limit; max_completion_tokens errors name that field', async () => {
+    const s = await expectError(await postJson(url(), chat({ stop: ['a', 'b', 'c', 'd', 'e'] })), 400, 'stop');
+    expect(s.message).toContain('at most 4');
+    const m = await expectError(await postJson(url(), chat({ max_completion_tokens: 1e9 })), 400, 'max_completion_tokens');
+    expect(m.message).toContain('max_completion_tokens must be at most 8192');
+  });
+
   it('a body over --max-body-bytes -> 413', async () => {
     const big = chat({ messages: [{ role: 'user', content: 'x'.repeat(10_000) }] });
     const e = await expectError(await postJson(url(), big), 413, null, 'body_too_large');

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser, TimingsSchema, parseServerTiming } from '@verdict/protocol';
 import type { RunningServer } from '../src/server/start.ts';
+import { answerFingerprint } from '../src/server/fingerprint.ts';
 import { postJson, scrape, start, tinyJudgeBundle } from './server-helpers.ts';
 
 // The real tiny bundle served over HTTP, with the official OpenAI SDK as the client.
@@ -28,6 +29,9 @@ describe('OpenAI SDK against verdict serve', () => {
     const m = list.data[0] as unknown as { id: string; x_verdict: { fingerprint: string; modes: string[] } };
     expect(m.id).toBe(MODEL);
     expect(m.x_verdict.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    // the fingerprint of everything that shapes an answer (weights, tokenizer, template, server defaults), not the target's hash
+    expect(m.x_verdict.fingerprint).toBe(answerFingerprint(server.state.bundle!, server.state.config, m.x_verdict.modes as never));
+    expect(m.x_verdict.fingerprint).not.toBe(server.state.bundle!.manifest.target.sha256);
     expect(m.x_verdict.modes).toEqual(['target', 'exact', 'judge', 'kl']);
   });
 
@@ -94,6 +98,14 @@ describe('OpenAI SDK against verdict serve', () => {
     }
     expect(text).toBe(whole.choices[0].text);
     expect(finish).toBe('length');
+  });
+
+  it('a tiny non-zero temperature (1e-310, where 1/T overflows) samples greedily instead of the last vocabulary id', async () => {
+    const body = { model: MODEL, prompt: 'the quick', max_tokens: 12, seed: 3 };
+    const greedy = await client.completions.create({ ...body, temperature: 0 });
+    const tiny = await client.completions.create({ ...body, temperature: 1e-310 });
+    expect(tiny.choices[0].text).toBe(greedy.choices[0].text);
+    expect(tiny.usage?.completion_tokens).toBe(greedy.usage?.completion_tokens);
   });
 
   it('decodes interleaved in one worker give the same text as decodes run alone', async () => {

@@ -39,8 +39,22 @@ export class ApiError extends Error {
 
 /** The first zod issue as one readable 400, naming the offending field as OpenAI does in `param`. */
 export function fromZodError(err: z.ZodError): ApiError {
-  const issue = err.issues[0];
+  const issue = closestIssue(err.issues[0]);
   const param = issue && issue.path.length ? issue.path.map(String).join('.') : null;
   const where = param ? `'${param}': ` : '';
   return new ApiError(400, `Invalid request: ${where}${issue?.message ?? 'malformed body'}`, 'invalid_request_error', param, 'invalid_value');
+}
+
+type Issue = z.ZodError['issues'][number];
+
+/**
+ * A union's own issue says only "Invalid input". When a value had the right type for one branch (e.g. an
+ * array of five stop strings) and failed that branch's check, that branch's issue is the useful one: it
+ * names the limit. Its path is relative to the union's.
+ */
+function closestIssue(issue: Issue | undefined): Issue | undefined {
+  if (!issue || issue.code !== 'invalid_union') return issue;
+  const branch = issue.errors.find((b) => b.length > 0 && b[0].code !== 'invalid_type');
+  if (!branch) return issue;
+  return closestIssue({ ...branch[0], path: [...issue.path, ...branch[0].path] } as Issue);
 }

@@ -5,6 +5,7 @@ import {
   fromZodError,
   formatServerTiming,
   isDeterministic,
+  LIMITS,
   parseServerTiming,
   requestedMaxTokens,
   SseParser,
@@ -41,6 +42,40 @@ describe('request schemas', () => {
     const res = ChatCompletionRequestSchema.safeParse(chat(extra));
     expect(res.success).toBe(false);
     expect(fromZodError(res.error!).param).toBe(param);
+  });
+
+  it('refuses a prompt over LIMITS.maxPromptChars, naming messages / prompt and the limit', () => {
+    const long = 'x'.repeat(LIMITS.maxPromptChars + 1);
+    const split = [{ role: 'system', content: 'x'.repeat(LIMITS.maxPromptChars) }, { role: 'user', content: [{ type: 'text', text: 'yy' }] }];
+    for (const res of [ChatCompletionRequestSchema.safeParse(chat({ messages: [{ role: 'user', content: long }] })), ChatCompletionRequestSchema.safeParse(chat({ messages: split }))]) {
+      expect(res.success).toBe(false);
+      const err = fromZodError(res.error!);
+      expect(err.param).toBe('messages');
+      expect(err.message).toContain(`at most ${LIMITS.maxPromptChars} characters`);
+    }
+    for (const prompt of [long, [long]]) {
+      const res = CompletionRequestSchema.safeParse({ model: 'm', prompt });
+      expect(res.success).toBe(false);
+      const err = fromZodError(res.error!);
+      expect(err.param).toBe('prompt');
+      expect(err.message).toContain(`at most ${LIMITS.maxPromptChars} characters`);
+    }
+    // exactly at the limit is fine
+    expect(CompletionRequestSchema.safeParse({ model: 'm', prompt: 'x'.repeat(LIMITS.maxPromptChars) }).success).toBe(true);
+    expect(ChatCompletionRequestSchema.safeParse(chat({ messages: [{ role: 'user', content: 'x'.repeat(LIMITS.maxPromptChars) }] })).success).toBe(true);
+  });
+
+  it('names the limit and the field: five stop strings, max_completion_tokens out of range', () => {
+    const stops = fromZodError(ChatCompletionRequestSchema.safeParse(chat({ stop: ['a', 'b', 'c', 'd', 'e'] })).error!);
+    expect(stops.param).toBe('stop');
+    expect(stops.message).toContain(`at most ${LIMITS.maxStop}`);
+    for (const v of [0, LIMITS.maxTokens + 1]) {
+      const e = fromZodError(ChatCompletionRequestSchema.safeParse(chat({ max_completion_tokens: v })).error!);
+      expect(e.param).toBe('max_completion_tokens');
+      expect(e.message).toMatch(/max_completion_tokens must be/);
+      expect(e.message).not.toMatch(/max_tokens/);
+    }
+    expect(fromZodError(ChatCompletionRequestSchema.safeParse(chat({ max_completion_tokens: LIMITS.maxTokens + 1 })).error!).message).toContain(`at most ${LIMITS.maxTokens}`);
   });
 
   it('explains an unknown mode', () => {

@@ -21,10 +21,20 @@ const Stop = z
   .nullable()
   .optional();
 
+function maxTokensField(name: string) {
+  return z.number().int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(LIMITS.maxTokens, `${name} must be at most ${LIMITS.maxTokens}`).nullable().optional();
+}
+
+/** Refuses a prompt longer than LIMITS.maxPromptChars, naming the field (`messages` / `prompt`) and the limit. */
+function promptLimit(param: 'messages' | 'prompt', chars: number, ctx: z.RefinementCtx): void {
+  if (chars <= LIMITS.maxPromptChars) return;
+  ctx.addIssue({ code: 'custom', path: [param], message: `the prompt is ${chars} characters; at most ${LIMITS.maxPromptChars} characters are accepted` });
+}
+
 /** Sampling and control fields shared by chat and completions. Unknown fields are dropped, as OpenAI clients send many. */
 const Common = {
   model: z.string({ error: "'model' is required" }).min(1, "'model' must not be empty"),
-  max_tokens: z.number().int().min(1, 'max_tokens must be at least 1').max(LIMITS.maxTokens, `max_tokens must be at most ${LIMITS.maxTokens}`).nullable().optional(),
+  max_tokens: maxTokensField('max_tokens'),
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().gt(0).max(1).nullable().optional(),
   top_k: z.number().int().min(0).nullable().optional(),
@@ -41,9 +51,10 @@ export const ChatCompletionRequestSchema = z
   .object({
     ...Common,
     messages: z.array(MessageSchema, { error: "'messages' must be an array" }).min(1, "'messages' must not be empty"),
-    max_completion_tokens: Common.max_tokens,
+    max_completion_tokens: maxTokensField('max_completion_tokens'),
   })
-  .strip();
+  .strip()
+  .superRefine((r, ctx) => promptLimit('messages', r.messages.reduce((n, m) => n + messageText(m).length, 0), ctx));
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
 
 export const CompletionRequestSchema = z
@@ -51,7 +62,8 @@ export const CompletionRequestSchema = z
     ...Common,
     prompt: z.union([z.string(), z.array(z.string()).length(1, 'only one prompt per request is supported')], { error: "'prompt' must be a string" }),
   })
-  .strip();
+  .strip()
+  .superRefine((r, ctx) => promptLimit('prompt', promptText(r).length, ctx));
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
 
 /** The text of a message, whether its content is a string or text parts. */

@@ -12,7 +12,7 @@ interface OpeningMeta {
 
 /** How the backend answered, once its headers are in. */
 export type FlightOpening =
-  | ({ kind: 'error'; status: number; body: string } & OpeningMeta)
+  | ({ kind: 'error'; status: number; body: string; /** The backend's Retry-After (429 queue_full, 503 not_ready), passed on. */ retryAfter: string | null } & OpeningMeta)
   | ({ kind: 'json'; status: number; body: string } & OpeningMeta)
   | ({ kind: 'sse' } & OpeningMeta);
 
@@ -21,6 +21,16 @@ const encoder = new TextEncoder();
 const POLL_MS = 20;
 /** How often the pump's watchdog checks for a stall or a cancellation by another request. */
 const WATCHDOG_MS = 50;
+
+/** A data payload a cache record may hold: a JSON object (every chunk of an OpenAI stream is one). */
+function isJsonObject(data: string): boolean {
+  try {
+    const v: unknown = JSON.parse(data);
+    return !!v && typeof v === 'object' && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
 
 function isErrorEvent(data: string): boolean {
   if (!data.startsWith('{"error"') && !data.includes('"error":{')) return false;
@@ -36,8 +46,8 @@ function isErrorEvent(data: string): boolean {
  * One upstream generation and everyone listening to it. The backend's SSE is read as fast as it arrives
  * (never waiting on a slow client), parsed into events, timed, and fanned out to each subscriber; a request
  * that joins late first receives the events so far. When the last subscriber leaves before the end, the
- * upstream is aborted so the backend frees its slot. Only a stream that ended with [DONE] and carried no
- * error becomes a cache record.
+ * upstream is aborted so the backend frees its slot. Only a stream that parsed completely — every data event a
+ * JSON object, no error event, ending with [DONE] and nothing after it — becomes a cache record.
  */
 export class Flight {
   readonly opening: Promise<FlightOpening>;
@@ -105,7 +115,7 @@ export class Flight {
     this.ended = true;
     if (!res.ok) {
       settle(null);
-      return { kind: 'error', status: res.status, body, ...meta };
+      return { kind: 'error', status: res.status, body, retryAfter: res.headers.get('retry-after'), ...meta };
     }
     settle({ v: 1, kind: 'json', body, requestId: meta.requestId, created: Date.now() });
     return { kind: 'json', status: res.status, body, ...meta };
@@ -117,6 +127,8 @@ export class Flight {
     const parser = new SseParser();
     const t0 = performance.now();
     let upstreamError = false;
+    // Set when an event is not a JSON object or comes after [DONE]: such a stream is relayed but never recorded.
+    let malformed = false;
     // One watchdog for the whole stream rather than timers and a race per chunk: it ends the read on a stall, or
     // when the last listener left from another request (which cannot touch this request's reader; it sets the flag).
     let stopped = null as 'stalled' | 'cancelled' | null;
@@ -142,9 +154,12 @@ export class Flight {
         if (stopped || this.cancelled || chunk.done) break;
         lastChunkAt = performance.now();
         for (const ev of parser.push(decoder.decode(chunk.value, { stream: true }))) {
-          if (ev.data === SSE_DONE) this.sawDone = true;
-          else {
+          if (ev.data === SSE_DONE) {
+            if (this.sawDone) malformed = true;
+            this.sawDone = true;
+          } else {
             if (isErrorEvent(ev.data)) upstreamError = true;
+            else if (this.sawDone || !isJsonObject(ev.data)) malformed = true;
             this.events.push({ t: Math.round((lastChunkAt - t0) * 1000) / 1000, data: ev.data });
           }
         }
@@ -168,7 +183,7 @@ export class Flight {
     }
     this.ended = true;
     this.wake();
-    return upstreamError ? null : { v: 1, kind: 'sse', events: this.events, requestId, created: Date.now() };
+    return upstreamError || malformed ? null : { v: 1, kind: 'sse', events: this.events, requestId, created: Date.now() };
   }
 
   private fail(error: OpenAIErrorBody): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseServerTiming } from '@verdict/protocol';
+import { LIMITS, parseServerTiming } from '@verdict/protocol';
 import { chat, harness, KEY_B } from '../../test/worker/harness.ts';
 import { sseEvents } from '../../test/worker/fake-backend.ts';
 
@@ -40,12 +40,79 @@ describe('generation: validation and passthrough', () => {
     expect(g.backends.generations()[0].body).toMatchObject({ model: 'tiny', stream: true });
   });
 
-  it('passes a backend 4xx through in OpenAI shape and never caches it', async () => {
+  it('refuses a body over MAX_BODY_BYTES with a 413 in OpenAI shape, before parsing it, never calling a backend', async () => {
+    const g = await harness({ 'a.test': {} }, { MAX_BODY_BYTES: '2048' });
+    const big = JSON.stringify(chat({ messages: [{ role: 'user', content: 'x'.repeat(4096) }] }));
+    const res = await g.request('/v1/chat/completions', { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: { message: 'The request body exceeds 2048 bytes', type: 'invalid_request_error', param: null, code: 'body_too_large' } });
+    // before parsing: a body that is not even JSON gets the 413, not the 400
+    const junk = await g.request('/v1/completions', { method: 'POST', body: '{'.repeat(4096), headers: { 'content-type': 'application/json' } });
+    expect(junk.status).toBe(413);
+    // a streamed body without Content-Length is counted as it is read
+    const chunked = new ReadableStream<Uint8Array>({
+      start(ctrl) {
+        ctrl.enqueue(new TextEncoder().encode(big));
+        ctrl.close();
+      },
+    });
+    const streamed = await g.request('/v1/chat/completions', { method: 'POST', body: chunked, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
+    expect(streamed.status).toBe(413);
+    // under the limit the same route works
+    const small = await g.request('/v1/chat/completions', { method: 'POST', json: chat() });
+    expect(small.status).toBe(200);
+    expect(g.backends.generations()).toHaveLength(1);
+  });
+
+  it('refuses a prompt over the protocol\'s maxPromptChars at the edge, naming the field and the limit', async () => {
+    const g = await harness({ 'a.test': {} }, { MAX_BODY_BYTES: String(4 * LIMITS.maxPromptChars) });
+    const res = await g.request('/v1/completions', { method: 'POST', json: { model: 'tiny', prompt: 'x'.repeat(LIMITS.maxPromptChars + 1) } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { param: string; message: string } };
+    expect(body.error.param).toBe('prompt');
+    expect(body.error.message).toContain(`at most ${LIMITS.maxPromptChars} characters`);
+    expect(g.backends.generations()).toHaveLength(0);
+  });
+
+  it('refuses a model no configured backend serves at the edge, with a 404 in OpenAI shape', async () => {
     const g = await harness({ 'a.test': {} });
     const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ model: 'other' }) });
-    // 'other' is not served by any configured backend: refused at the edge
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('model_not_found');
+    expect(g.backends.generations()).toHaveLength(0);
+  });
+
+  for (const stream of [false, true]) {
+    it(`passes a backend 429 queue_full through with its Retry-After, in OpenAI shape, never cached (stream: ${stream})`, async () => {
+      const g = await harness({ 'a.test': { reject: { status: 429, type: 'rate_limit_error', code: 'queue_full', headers: { 'retry-after': '7' } } } });
+      for (let i = 1; i <= 2; i++) {
+        const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream }) });
+        expect(res.status).toBe(429);
+        expect(res.headers.get('retry-after')).toBe('7');
+        expect(res.headers.get('content-type')).toContain('application/json');
+        expect(await res.json()).toEqual({ error: { message: 'backend says queue_full', type: 'rate_limit_error', param: null, code: 'queue_full' } });
+        await res.settled();
+        expect(g.backends.generations()).toHaveLength(i); // not cached: the repeat reaches the backend
+      }
+    });
+  }
+
+  it('passes a backend 503 not_ready through with its Retry-After (after the retry, from the last backend tried)', async () => {
+    const reject = { status: 503, type: 'service_unavailable', code: 'not_ready', headers: { 'retry-after': '5' } };
+    const g = await harness({ 'a.test': { reject }, 'b.test': { reject } });
+    const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat() });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_ready');
+    expect(g.backends.generations()).toHaveLength(2);
+  });
+
+  it('answers /v1/models with a 503 and Retry-After when no backend answers the list', async () => {
+    const g = await harness({ 'a.test': { failure: 'down' } }, { HEALTH_COOLDOWN_MS: '4000' });
+    const res = await g.request('/v1/models');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('4');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('no_healthy_backend');
   });
 
   it('answers unknown routes with a 404 in OpenAI shape', async () => {
@@ -162,6 +229,37 @@ describe('generation: edge cache', () => {
       expect(again.headers.get('x-cache')).toBe('MISS');
       await again.text();
     }
+  });
+});
+
+describe('generation: only a stream that parsed completely is cached', () => {
+  const cases: [string, { rawEvents?: string[]; rawAfterDone?: string[] }][] = [
+    ['an event that is not JSON', { rawEvents: ['{not json'] }],
+    ['an event that is JSON but not an object', { rawEvents: ['42'] }],
+    ['an event after [DONE]', { rawAfterDone: ['{"late":true}'] }],
+  ];
+  for (const [what, opts] of cases) {
+    it(`passes a stream with ${what} through to the client but never stores it`, async () => {
+      const g = await harness({ 'a.test': opts });
+      const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+      expect(res.headers.get('x-cache')).toBe('MISS');
+      const events = await sseEvents(res);
+      for (const raw of [...(opts.rawEvents ?? []), ...(opts.rawAfterDone ?? [])]) expect(events).toContain(raw);
+      await res.settled();
+      const again = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+      expect(again.headers.get('x-cache')).toBe('MISS');
+      await again.text();
+      expect(g.backends.generations()).toHaveLength(2);
+    });
+  }
+  it('a clean stream from the same fake backend is stored (the cases above differ only in the bad event)', async () => {
+    const g = await harness({ 'a.test': { rawEvents: ['{"choices":[]}'] } });
+    const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+    await res.text();
+    await res.settled();
+    const again = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ stream: true }) });
+    expect(again.headers.get('x-cache')).toBe('HIT');
+    await again.text();
   });
 });
 

@@ -145,7 +145,10 @@ export async function handleGeneration(c: AppContext, kind: GenerationKind): Pro
     return new Response(flight.stream(membership, (data) => withGatewayTimings(data, figures)), { status: 200, headers: { ...SSE_HEADERS, ...headers } });
   }
   membership.leave();
-  if (opening.kind === 'error') timing.cache = 'bypass';
+  if (opening.kind === 'error') {
+    timing.cache = 'bypass';
+    if (opening.retryAfter) headers['retry-after'] = opening.retryAfter;
+  }
   const body = opening.kind === 'json' ? withGatewayTimings(opening.body, figures) : opening.body;
   return new Response(body, { status: opening.status, headers: { 'content-type': 'application/json', ...headers } });
 }

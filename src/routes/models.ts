@@ -19,7 +19,9 @@ export async function listModels(c: AppContext): Promise<Response> {
       }
     }),
   );
-  if (lists.every((l) => l === null)) throw new ApiError(503, 'No backend answered the model list; try again shortly', 'service_unavailable', null, 'no_healthy_backend');
+  if (lists.every((l) => l === null)) throw new ApiError(503, 'No backend answered the model list; try again shortly', 'service_unavailable', null, 'no_healthy_backend', {
+      'retry-after': String(Math.ceil(config.healthCooldownMs / 1000)),
+    });
   const seen = new Map<string, ModelList['data'][number]>();
   for (const m of lists.flatMap((l) => l ?? [])) if (!seen.has(m.id)) seen.set(m.id, m);
   const body: ModelList = { object: 'list', data: [...seen.values()] };

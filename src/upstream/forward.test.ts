@@ -44,14 +44,15 @@ describe('backend pool', () => {
 describe('retry before the first byte', () => {
   for (const failure of ['down', '500', 'hang'] as const) {
     it(`retries once on another backend when the first is ${failure}`, async () => {
-      // weights make the failing backend the likely first pick; whichever is first, the answer comes from b
-      const g = await harness({ 'a.test': { failure }, 'b.test': {} }, { HEALTH_FAILURES: '100' });
+      // the random source is stubbed so that the failing backend a is drawn first every time: each request retries
+      const g = await harness({ 'a.test': { failure }, 'b.test': {} }, { HEALTH_FAILURES: '100' }, { random: () => 0 });
       for (let i = 0; i < 4; i++) {
         const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ temperature: 1 }) });
         expect(res.status).toBe(200);
         expect(res.headers.get('x-request-id')).toMatch(/^req-b\.test-/);
         await res.text();
       }
+      expect(g.backends.generations('a.test')).toHaveLength(4);
       expect(g.backends.generations('b.test')).toHaveLength(4);
     });
   }

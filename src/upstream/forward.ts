@@ -30,7 +30,7 @@ export async function candidates(config: GatewayConfig, state: GatewayState, mod
   const serving = config.backends.filter((b) => model === undefined || servesModel(b, model));
   if (!serving.length) throw new ApiError(404, `The model '${model}' does not exist or is not served by this gateway`, 'not_found_error', 'model', 'model_not_found');
   const usable = await Promise.all(serving.map((b) => state.health.isUsable(b, state.fetch)));
-  return weightedOrder(serving.filter((_, i) => usable[i]));
+  return weightedOrder(serving.filter((_, i) => usable[i]), state.random);
 }
 
 /**

@@ -14,6 +14,13 @@ export interface FakeBackendOptions {
   /** Stop sending after this many chunks and then go silent (stall) or end without [DONE] (truncate). */
   breakAfter?: { chunks: number; how: 'stall' | 'truncate' | 'error-event' };
   readyz?: number;
+  /** Send this many chunks, then wait for `until` before the rest (a gate the test opens on an event). */
+  pause?: { afterChunks: number; until: Promise<unknown> };
+  /** Raw SSE data payloads sent as they are before the final chunk (e.g. '{not json'); `afterDone`: after [DONE]. */
+  rawEvents?: string[];
+  rawAfterDone?: string[];
+  /** Answer every generation with this error (OpenAI shape) and these headers, as verdict serve does when its queue is full or it is loading. */
+  reject?: { status: number; type: string; code: string; headers?: Record<string, string> };
 }
 
 export interface FakeCall {
@@ -24,6 +31,15 @@ export interface FakeCall {
   authorization: string | null;
   /** Set when the backend noticed its client (the gateway) went away. */
   cancelled: boolean;
+  /** Resolves when `cancelled` is set or the request's signal aborts: tests wait on it instead of sleeping. */
+  whenCancelled: Promise<void>;
+}
+
+/** A promise and the function that resolves it. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
 }
 
 const enc = new TextEncoder();
@@ -44,7 +60,14 @@ export class FakeBackends {
     const url = new URL(req.url);
     const opts = this.hosts[url.host];
     const text = req.method === 'POST' ? await req.text() : '';
-    const call: FakeCall = { host: url.host, path: url.pathname, body: text ? JSON.parse(text) : null, signal: init?.signal ?? null, authorization: req.headers.get('authorization'), cancelled: false };
+    const cancelGate = gate();
+    const call: FakeCall = { host: url.host, path: url.pathname, body: text ? JSON.parse(text) : null, signal: init?.signal ?? null, authorization: req.headers.get('authorization'), cancelled: false, whenCancelled: cancelGate.promise };
+    const markCancelled = () => {
+      call.cancelled = true;
+      cancelGate.open();
+    };
+    if (init?.signal?.aborted) cancelGate.open();
+    else init?.signal?.addEventListener('abort', () => cancelGate.open(), { once: true });
     this.calls.push(call);
     if (!opts || opts.failure === 'down') throw new TypeError(`fetch failed: connect ECONNREFUSED ${url.host}`);
     if (url.pathname === '/readyz') return new Response(null, { status: opts.readyz ?? 200 });
@@ -54,6 +77,10 @@ export class FakeBackends {
     }
     if (url.pathname === '/v1/models') {
       return Response.json({ object: 'list', data: [{ id: 'tiny', object: 'model', created: 0, owned_by: 'verdict', x_verdict: { fingerprint: opts.fingerprint ?? 'fp-1', modes: ['target', 'exact'] } }] });
+    }
+    if (opts.reject) {
+      const { status, type, code, headers } = opts.reject;
+      return Response.json({ error: { message: `backend says ${code}`, type, param: null, code } }, { status, headers });
     }
     const body = call.body as { stream?: boolean; model: string };
     if (body.model !== 'tiny') return Response.json({ error: { message: `model ${body.model} not found`, type: 'not_found_error', param: 'model', code: 'model_not_found' } }, { status: 404 });
@@ -70,7 +97,7 @@ export class FakeBackends {
     const signal = init?.signal;
     const stream = new ReadableStream<Uint8Array>({
       async start(ctrl) {
-        signal?.addEventListener('abort', () => (call.cancelled = true));
+        signal?.addEventListener('abort', markCancelled);
         const chunk = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
           enc.encode(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: 'tiny', choices: [{ index: 0, delta, finish_reason: null, logprobs: null }], ...extra })}\n\n`);
         for (let i = 0; i < words.length; i++) {
@@ -80,16 +107,19 @@ export class FakeBackends {
             ctrl.close();
             return;
           }
+          if (opts.pause && i === opts.pause.afterChunks) await opts.pause.until;
           if (opts.chunkDelayMs) await sleep(opts.chunkDelayMs);
           if (call.cancelled) return;
           ctrl.enqueue(chunk({ content: words[i] }, { x_verdict: { provenance: ['draft'], step: i } }));
         }
+        for (const raw of opts.rawEvents ?? []) ctrl.enqueue(enc.encode(`data: ${raw}\n\n`));
         ctrl.enqueue(enc.encode(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: 'tiny', choices: [{ index: 0, delta: {}, finish_reason: 'stop', logprobs: null }], timings })}\n\n`));
         ctrl.enqueue(enc.encode('data: [DONE]\n\n'));
+        for (const raw of opts.rawAfterDone ?? []) ctrl.enqueue(enc.encode(`data: ${raw}\n\n`));
         ctrl.close();
       },
       cancel() {
-        call.cancelled = true;
+        markCancelled();
       },
     });
     return new Response(stream, { headers: { 'content-type': 'text/event-stream', ...headers } });

@@ -14,11 +14,11 @@ export const allowAll: RateLimit = { limit: async () => ({ success: true }) };
  * test worker (KV, Cache API) and two known keys. Each harness uses its own model fingerprint, so cached
  * answers never leak between tests.
  */
-export async function harness(hosts: Record<string, FakeBackendOptions>, vars: Partial<GatewayEnv> = {}) {
+export async function harness(hosts: Record<string, FakeBackendOptions>, vars: Partial<GatewayEnv> = {}, options: { random?: () => number } = {}) {
   const fingerprint = `fp-${crypto.randomUUID()}`;
   for (const h of Object.values(hosts)) h.fingerprint ??= fingerprint;
   const backends = new FakeBackends(hosts);
-  const app = createGateway({ fetch: backends.fetch });
+  const app = createGateway({ fetch: backends.fetch, random: options.random });
   const testEnv: GatewayEnv = {
     ...env,
     BACKENDS: JSON.stringify(Object.keys(hosts).map((h) => ({ url: `http://${h}`, weight: 1, models: ['tiny'] }))),

@@ -1,8 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FakeBackends } from './fake-backend.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { FakeBackends, gate } from './fake-backend.ts';
 
 // Through SELF the request enters the worker as a real request, so its `request.signal` is workerd's: it only
 // fires on client disconnect with the `enable_request_signal` compatibility flag from wrangler.toml.
@@ -11,7 +9,9 @@ describe('client disconnect through the real worker entry point (enable_request_
   afterEach(() => vi.restoreAllMocks());
 
   it('aborting a streamed request cancels the upstream generation', async () => {
-    const fake = new FakeBackends({ '127.0.0.1:8080': { chunkDelayMs: 30, words: Array.from({ length: 100 }, (_, i) => `w${i} `) } });
+    // After one chunk the backend waits on a gate nobody opens: only the disconnect can end its generation.
+    const never = gate();
+    const fake = new FakeBackends({ '127.0.0.1:8080': { pause: { afterChunks: 1, until: never.promise }, words: Array.from({ length: 100 }, (_, i) => `w${i} `) } });
     vi.spyOn(globalThis, 'fetch').mockImplementation(fake.fetch);
     const controller = new AbortController();
     const res = await SELF.fetch('http://gateway/demo/v1/chat/completions', {
@@ -23,9 +23,10 @@ describe('client disconnect through the real worker entry point (enable_request_
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     await reader.read();
-    controller.abort();
-    await sleep(300);
     const gen = fake.generations()[0];
+    expect(gen.cancelled).toBe(false);
+    controller.abort();
+    await gen.whenCancelled; // times out (fails) if the disconnect never reaches the backend
     expect(gen.cancelled).toBe(true);
   });
 
@@ -39,12 +40,14 @@ describe('client disconnect through the real worker entry point (enable_request_
       body: JSON.stringify({ model: 'tiny', prompt: 'hi', temperature: 1 }),
       signal: controller.signal,
     });
-    await sleep(150);
+    // abort only once the gateway's upstream fetch is out (the fake records the call as it arrives)
+    // (a condition checked every 5 ms: awaiting a promise resolved when the call arrived timed out under SELF)
+    await vi.waitFor(() => expect(fake.generations()).toHaveLength(1), { timeout: 10_000, interval: 5 });
+    const gen = fake.generations()[0];
+    expect(gen.signal?.aborted).toBe(false);
     controller.abort();
     await pending.catch(() => {});
-    await sleep(200);
-    const gen = fake.generations()[0];
-    expect(gen).toBeDefined();
+    await gen.whenCancelled; // resolves when the upstream fetch's signal aborts
     expect(gen.signal?.aborted).toBe(true);
   });
 });

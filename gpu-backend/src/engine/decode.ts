@@ -30,8 +30,8 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
 
       // ONE target forward over [pending, d1..dK], then the mode's rule (K = 0: the target's own token)
       t = performance.now();
-      const { judgeScores, judgeMs } = await score(m.target, r.targetCache, r.pending, drafts, r.targetRows, judge);
-      const verdict = rule && k > 0 ? rule(r.verifyInput(drafts, judgeScores)) : r.plainStep();
+      const { judgeLogits, judgeMs } = await score(m.target, r.targetCache, r.pending, drafts, r.targetRows, judge);
+      const verdict = rule && k > 0 ? rule(r.verifyInput(drafts, judgeLogits)) : r.plainStep();
       const verifyMs = performance.now() - t - judgeMs;
 
       // keep the accepted prefix + next, roll both caches back to it, emit

@@ -92,13 +92,13 @@ export class RequestState {
     return this.seq.slice(this.draftCache!.length);
   }
 
-  verifyInput(draftTokens: number[], judgeScores: Float32Array | undefined): VerifyInput {
+  verifyInput(draftTokens: number[], judgeLogits: Float64Array | undefined): VerifyInput {
     const K = draftTokens.length;
     return {
       draftTokens,
       target: this.targetRows.slice(0, K + 1),
       draft: this.draftRows.slice(0, K),
-      judgeScores,
+      judgeLogits,
       greedy: this.greedy,
       rng: this.rng,
       residual: this.residual ?? new Float32Array(0),

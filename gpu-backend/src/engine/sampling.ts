@@ -66,14 +66,18 @@ export function argmax(x: Float32Array): number {
   return best;
 }
 
-/** out = softmax(logits / temperature), stable (max subtracted). Returns out. */
+/**
+ * out = softmax(logits / temperature), stable (max subtracted). Returns out.
+ * The difference to the max is divided by the temperature rather than multiplied by its inverse:
+ * 1 / T overflows to Infinity below ~5.6e-309, and 0 · Infinity is NaN, whereas 0 / T is 0 for
+ * every T > 0. So a tiny temperature puts all mass on the largest logit(s), as the limit should.
+ */
 export function softmax(logits: Float32Array, out: Float32Array, temperature = 1): Float32Array {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  const inv = 1 / temperature;
   let sum = 0;
   for (let i = 0; i < logits.length; i++) {
-    const e = Math.exp((logits[i] - max) * inv);
+    const e = Math.exp((logits[i] - max) / temperature);
     out[i] = e;
     sum += e;
   }

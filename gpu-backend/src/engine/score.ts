@@ -12,8 +12,11 @@ export interface JudgeWeights {
 export type JudgeSource = { kind: 'folded' } | { kind: 'hidden'; head: JudgeWeights } | { kind: 'none' };
 
 export interface Scored {
-  /** sigmoid scores of d1..dK, in judge mode. */
-  judgeScores?: Float32Array;
+  /**
+   * The head's logits for d1..dK, in judge mode (not sigmoid scores: those round to 1.0 for
+   * confident tokens, and the rule compares in logit space so that threshold 1 accepts nothing).
+   */
+  judgeLogits?: Float64Array;
   /** Time spent turning model outputs into judge scores. */
   judgeMs: number;
 }
@@ -41,9 +44,9 @@ export async function score(
   if (judge.kind === 'none' || K === 0) return { judgeMs: 0 };
 
   const t0 = performance.now();
-  const scores = new Float32Array(K);
+  const logits = new Float64Array(K);
   if (judge.kind === 'folded') {
-    for (let i = 1; i <= K; i++) scores[i - 1] = sigmoid(out.judgeLogits![i]);
+    for (let i = 1; i <= K; i++) logits[i - 1] = out.judgeLogits![i];
   } else {
     const { weights, bias } = judge.head;
     const d = weights.length;
@@ -52,10 +55,10 @@ export async function score(
       let z = bias;
       const base = i * d;
       for (let j = 0; j < d; j++) z += weights[j] * h[base + j];
-      scores[i - 1] = sigmoid(z);
+      logits[i - 1] = z;
     }
   }
-  return { judgeScores: scores, judgeMs: performance.now() - t0 };
+  return { judgeLogits: logits, judgeMs: performance.now() - t0 };
 }
 
 export function sigmoid(z: number): number {

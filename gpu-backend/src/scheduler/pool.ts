@@ -62,6 +62,11 @@ export class WorkerPool {
     return this.jobs.size;
   }
 
+  /** Workers that could not start and have exited: settled for good, they are never respawned. */
+  get deadWorkers(): number {
+    return this.slots.filter((s) => s?.dead && s.exited).length;
+  }
+
   /**
    * Sends a decode to the least busy worker, preferring ready ones; a worker being replaced
    * after a crash gets the decode once it is up. Returns the cancel function.

@@ -11,6 +11,8 @@ export interface DecodeRunner {
 export interface SchedulerOptions {
   concurrency: number;
   queueSize: number;
+  /** Milliseconds clock for slot hold times (Retry-After); tests inject one. Defaults to performance.now. */
+  now?: () => number;
 }
 
 type State = 'queued' | 'running' | 'finished';
@@ -48,15 +50,21 @@ export class Scheduler {
   private readonly queue: { gen: Generation; dispatch: () => void }[] = [];
   private active = 0;
   private accepting = true;
-  /** Mean seconds a slot is held, for Retry-After; a moving average. */
+  /**
+   * Mean seconds a slot is held, for Retry-After: starts at 1 s, then s ← 0.8·s + 0.2·(this hold) on each
+   * release. A 429's Retry-After is ceil((queued + 1) / concurrency × s), clamped to 1–60 s.
+   */
   private serviceS = 1;
+  private readonly now: () => number;
   private idleWaiters: (() => void)[] = [];
   private readonly live = new Set<Generation>();
 
   constructor(
     private readonly runner: DecodeRunner,
     private readonly opts: SchedulerOptions,
-  ) {}
+  ) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   get queued(): number {
     return this.queue.length;
@@ -102,12 +110,12 @@ export class Scheduler {
       gen.state = 'running';
       gen.queueMs = performance.now() - gen.submittedAt;
       this.active++;
-      const started = performance.now();
+      const started = this.now();
       const release = (err: ApiError | null) => {
         if (gen.state === 'finished') return;
         gen.state = 'finished';
         this.active--;
-        this.serviceS = 0.8 * this.serviceS + 0.2 * ((performance.now() - started) / 1000);
+        this.serviceS = 0.8 * this.serviceS + 0.2 * ((this.now() - started) / 1000);
         finish(err);
         this.pump();
       };

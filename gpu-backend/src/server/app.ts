@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from '@verdict/protocol';
 import { errorResponse } from './errors.ts';
+import { answerFingerprint } from './fingerprint.ts';
 import { notReady, respondJson, startRun } from './generate.ts';
 import { RequestRecord } from './record.ts';
 import { availableModes, resolveRequest, type RouteKind } from './resolve.ts';
@@ -69,9 +70,10 @@ export function createApp(state: ServerState): Hono<Env> {
   app.get('/v1/models', (c) => {
     if (!state.bundle) throw notReady(state);
     const b = state.bundle;
+    const modes = availableModes(b, state.pool?.modes);
     return c.json({
       object: 'list',
-      data: [{ id: b.manifest.name, object: 'model', created: 0, owned_by: 'verdict', x_verdict: { fingerprint: b.manifest.target.sha256, modes: availableModes(b, state.pool?.modes) } }],
+      data: [{ id: b.manifest.name, object: 'model', created: 0, owned_by: 'verdict', x_verdict: { fingerprint: answerFingerprint(b, state.config, modes), modes } }],
     });
   });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

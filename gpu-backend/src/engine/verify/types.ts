@@ -10,8 +10,11 @@ export interface VerifyInput {
   target: readonly Dist[];
   /** K draft distributions: draft[i] is the one draftTokens[i] was drawn from. */
   draft: readonly Dist[];
-  /** judge mode: sigmoid(w·h_i + b) for each draft token (h_i = target hidden state at d_i's position). */
-  judgeScores?: Float32Array;
+  /**
+   * judge mode: the head's logit w·h_i + b for each draft token (h_i = target hidden state at d_i's
+   * position); its score is sigmoid of it, compared with the threshold in logit space.
+   */
+  judgeLogits?: Float64Array;
   /** Temperature 0: greedy matching instead of rejection sampling. */
   greedy: boolean;
   rng: Rng;
