@@ -3,7 +3,7 @@ import { SseParser } from '@verdict/protocol';
 import { startServer, type RunningServer } from '../src/server/start.ts';
 import { FAKE_RUNTIME, postJson, scrape, start, waitFor } from './server-helpers.ts';
 
-// Scheduling behaviour with the test-double engine (test/fixtures/fake-engine.ts), whose step
+// Scheduling behaviour with the test-double engine (test/fixtures/fake-runtime.ts: fake-bundle.ts + fake-engine.ts), whose step
 // time is set by FAKE_STEP_MS: readiness, a full queue, deadlines, a crashing worker, shutdown.
 const MODEL = 'fake-tiny';
 const servers: RunningServer[] = [];
@@ -23,7 +23,7 @@ async function readEvents(res: Response): Promise<string[]> {
 describe('serving lifecycle (fake engine)', () => {
   it('answers 503 with Retry-After until the bundle is loaded and the workers are up', async () => {
     process.env.FAKE_BUNDLE_DELAY_MS = '1500';
-    const s = track(await startServer({ bundle: '/nonexistent', port: 0, logLevel: 'silent', runtime: FAKE_RUNTIME }));
+    const s = track(await startServer({ bundle: '/nonexistent', port: 0, logLevel: 'silent' }, FAKE_RUNTIME));
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${s.url}/readyz`);
     expect(ready.status).toBe(503);
@@ -40,7 +40,7 @@ describe('serving lifecycle (fake engine)', () => {
 
   it('a full queue answers 429 with Retry-After; the queue drains afterwards', async () => {
     process.env.FAKE_STEP_MS = '20';
-    const s = track(await start({ bundle: 'fake', runtime: FAKE_RUNTIME, concurrency: 1, queueSize: 1 }));
+    const s = track(await start({ bundle: 'fake', concurrency: 1, queueSize: 1 }, FAKE_RUNTIME));
     const long = new AbortController();
     const a = postJson(`${s.url}/v1/completions`, completion({ max_tokens: 500, stream: true }), { signal: long.signal });
     await waitFor(async () => (await scrape(s.url)).get('verdict_requests_running') === 1);
@@ -63,7 +63,7 @@ describe('serving lifecycle (fake engine)', () => {
 
   it('a request past its deadline gets 504 (JSON) or a final SSE error event (stream)', async () => {
     process.env.FAKE_STEP_MS = '20';
-    const s = track(await start({ bundle: 'fake', runtime: FAKE_RUNTIME, requestTimeoutMs: 300 }));
+    const s = track(await start({ bundle: 'fake', requestTimeoutMs: 300 }, FAKE_RUNTIME));
     const res = await postJson(`${s.url}/v1/completions`, completion({ max_tokens: 500 }));
     expect(res.status).toBe(504);
     expect((await res.json()).error).toMatchObject({ type: 'timeout_error', code: 'deadline_exceeded' });
@@ -80,7 +80,7 @@ describe('serving lifecycle (fake engine)', () => {
     // before the next step's chunk arrives, i.e. while the worker is blocked. Had the step run on the HTTP thread,
     // the check would wait for the step, and the step's chunk would be written first.
     process.env.FAKE_STEP_MS = '1000';
-    const s = track(await start({ bundle: 'fake', runtime: FAKE_RUNTIME }));
+    const s = track(await start({ bundle: 'fake' }, FAKE_RUNTIME));
     await fetch(`${s.url}/healthz`); // warm up the HTTP client
     const res = await postJson(`${s.url}/v1/completions`, completion({ max_tokens: 4, stream: true }));
     const order: string[] = [];
@@ -110,7 +110,7 @@ describe('serving lifecycle (fake engine)', () => {
   });
 
   it('a crashing worker fails only its request (500, no internals) and is replaced', async () => {
-    const s = track(await start({ bundle: 'fake', runtime: FAKE_RUNTIME, workers: 2, concurrency: 2 }));
+    const s = track(await start({ bundle: 'fake', workers: 2, concurrency: 2 }, FAKE_RUNTIME));
     const bystander = postJson(`${s.url}/v1/completions`, completion({ max_tokens: 100 }));
     const crash = await postJson(`${s.url}/v1/completions`, completion({ prompt: 'please CRASH now' }));
     expect(crash.status).toBe(500);
@@ -127,7 +127,7 @@ describe('serving lifecycle (fake engine)', () => {
   });
 
   it('a crashed worker whose replacement cannot start is not respawned again and again', async () => {
-    const s = track(await start({ bundle: 'fake', runtime: FAKE_RUNTIME, workers: 2, concurrency: 2 }));
+    const s = track(await start({ bundle: 'fake', workers: 2, concurrency: 2 }, FAKE_RUNTIME));
     process.env.FAKE_ENGINE_FAIL = '1'; // workers started from now on fail to build their engine
     const crash = await postJson(`${s.url}/v1/completions`, completion({ prompt: 'please CRASH now' }));
     expect(crash.status).toBe(500);
@@ -141,7 +141,7 @@ describe('serving lifecycle (fake engine)', () => {
 
   it('shutdown lets short requests finish, ends long streams with an error event, refuses new work', async () => {
     process.env.FAKE_STEP_MS = '20';
-    const s = await start({ bundle: 'fake', runtime: FAKE_RUNTIME, drainTimeoutMs: 3000 });
+    const s = await start({ bundle: 'fake', drainTimeoutMs: 3000 }, FAKE_RUNTIME);
     const long = await postJson(`${s.url}/v1/completions`, completion({ max_tokens: 500, stream: true }));
     expect(long.status).toBe(200);
     const short = postJson(`${s.url}/v1/completions`, completion({ max_tokens: 10 }));

@@ -2,9 +2,9 @@ import * as ort from 'onnxruntime-node';
 import type { DecoderSpec } from '../bundle/manifest.ts';
 import { EngineError } from './errors.ts';
 import { KvCache } from './kv-cache.ts';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from './providers.ts';
 
-export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
-export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'cuda', 'webgpu'];
+export { EXECUTION_PROVIDERS, type ExecutionProvider } from './providers.ts';
 
 export interface SessionOptions {
   /** In order of preference; ORT falls back along the list. Default ['cpu']. */
@@ -45,7 +45,7 @@ export class DecoderSession {
   static async load(path: string, spec: DecoderSpec, maxContext: number, opts: SessionOptions = {}): Promise<DecoderSession> {
     const eps = opts.executionProviders ?? ['cpu'];
     for (const ep of eps) {
-      if (!EXECUTION_PROVIDERS.includes(ep)) throw new EngineError(`unknown execution provider ${JSON.stringify(ep)}; expected one of ${EXECUTION_PROVIDERS.join(', ')}`, 'unsupported');
+      if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) throw new EngineError(`unknown execution provider ${JSON.stringify(ep)}; expected one of ${EXECUTION_PROVIDERS.join(', ')}`, 'unsupported');
     }
     let session: ort.InferenceSession;
     try {

@@ -1,14 +1,14 @@
 import type { DecodeEvent, DecodeRequest, Mode } from '../engine/types.ts';
+import type { ExecutionProvider } from '../engine/providers.ts';
+import type { RuntimeModule } from './runtime.ts';
 
 /** What a worker thread is started with (structured-cloned into `workerData`). */
 export interface WorkerInit {
   bundleDir: string;
-  providers: string[];
+  providers: ExecutionProvider[];
   intraOpThreads: number;
-  /** Module exporting `loadBundle(dir)`; defaults to the real bundle loader. */
-  bundleModule: string;
-  /** Module exporting `createEngine(bundle, options)`; defaults to the real engine. */
-  engineModule: string;
+  /** The module exporting `runtime: ServingRuntime` (see runtime.ts). */
+  runtime: RuntimeModule;
 }
 
 /** HTTP thread -> worker. */

@@ -1,31 +1,23 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { MODES } from '@verdict/protocol';
-import type { DecodeEvent, DecodeRequest, Mode } from '../engine/types.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { DecodeRequest } from '../engine/types.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+import { importRuntime } from './runtime.ts';
 
 /**
  * One inference worker thread: loads the bundle, builds one engine and runs the decodes the
  * HTTP thread sends it. Several decodes interleave here at step granularity (each `for await`
  * yields between steps), since `session.run` blocks this thread for the length of one forward.
  */
-interface Engine {
-  readonly modes?: readonly Mode[];
-  decode(req: DecodeRequest, signal?: AbortSignal): AsyncGenerator<DecodeEvent>;
-  dispose(): void | Promise<void>;
-}
-
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 const running = new Map<number, AbortController>();
 
 async function start(): Promise<Engine> {
-  const { loadBundle } = (await import(init.bundleModule)) as { loadBundle(dir: string): Promise<unknown> };
-  const { createEngine } = (await import(init.engineModule)) as {
-    createEngine(bundle: unknown, opts: { executionProviders: string[]; intraOpThreads: number }): Engine | Promise<Engine>;
-  };
-  const bundle = await loadBundle(init.bundleDir);
-  return await createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads });
+  const runtime = await importRuntime(init.runtime);
+  const bundle = await runtime.loadBundle(init.bundleDir);
+  return await runtime.createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads });
 }
 
 async function run(engine: Engine, id: number, req: DecodeRequest): Promise<void> {
@@ -55,10 +47,10 @@ try {
     else if (m.type === 'cancel') running.get(m.id)?.abort();
     else if (m.type === 'shutdown') {
       for (const ctl of running.values()) ctl.abort();
-      void Promise.resolve(engine.dispose()).finally(() => port.close());
+      void engine.dispose().finally(() => port.close());
     }
   });
-  post({ type: 'ready', modes: [...(engine.modes ?? MODES)] });
+  post({ type: 'ready', modes: [...engine.modes] });
 } catch (err) {
   post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
   port.close();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../engine/providers.ts';
 import { MAX_K, ModeSchema } from '@verdict/protocol';
 
 /**
@@ -13,7 +14,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 const Providers = z
   .union([z.string(), z.array(z.string())])
   .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((p) => p.trim().toLowerCase()).filter(Boolean))
-  .pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu', 'tensorrt'])).min(1, 'at least one execution provider'));
+  .pipe(z.array(z.enum(EXECUTION_PROVIDERS)).min(1, 'at least one execution provider'));
 
 export const CONFIG_OPTIONS = {
   bundle: { flag: '--bundle <dir>', env: 'VERDICT_BUNDLE', help: 'model bundle directory (bundle.json, ONNX decoders, tokenizer)', schema: z.string({ error: 'a bundle directory is required' }).min(1, 'a bundle directory is required') },
@@ -42,16 +43,7 @@ export type ConfigKey = keyof Options;
 
 const shape = Object.fromEntries(Object.entries(CONFIG_OPTIONS).map(([k, o]) => [k, o.schema])) as { [K in ConfigKey]: Options[K]['schema'] };
 
-/**
- * Module specifiers the worker threads and the HTTP thread load the bundle and the engine from.
- * Only for tests (a controllable engine); never a CLI flag.
- */
-const RuntimeSchema = z
-  .object({ bundleModule: z.string().optional(), engineModule: z.string().optional() })
-  .strict()
-  .optional();
-
-export const ServeConfigSchema = z.object({ ...shape, runtime: RuntimeSchema }).strict();
+export const ServeConfigSchema = z.object(shape).strict();
 export type ServeConfig = z.output<typeof ServeConfigSchema>;
 export type ServeConfigInput = z.input<typeof ServeConfigSchema>;
 

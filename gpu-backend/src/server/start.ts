@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import { ApiError } from '@verdict/protocol';
-import type { LoadedBundle } from '../bundle/types.ts';
+import { importRuntime, ONNX_RUNTIME, type RuntimeModule } from '../scheduler/runtime.ts';
 import { WorkerPool } from '../scheduler/pool.ts';
 import { Scheduler } from '../scheduler/scheduler.ts';
 import { createApp } from './app.ts';
@@ -11,8 +11,6 @@ import { createLogger } from './log.ts';
 import { ServerMetrics } from './metrics.ts';
 import type { ServerState } from './state.ts';
 
-const DEFAULT_BUNDLE_MODULE = new URL('../bundle/load.ts', import.meta.url).href;
-const DEFAULT_ENGINE_MODULE = new URL('../engine/engine.ts', import.meta.url).href;
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -29,7 +27,7 @@ export interface RunningServer {
  * while loading), then loads the bundle on this thread (tokenizer, chat template) and starts
  * the worker pool, each worker loading its own engine.
  */
-export async function startServer(input: ServeConfigInput): Promise<RunningServer> {
+export async function startServer(input: ServeConfigInput, runtime: RuntimeModule = ONNX_RUNTIME): Promise<RunningServer> {
   const config = parseConfig(input);
   const log = createLogger(config.logLevel);
   const state: ServerState = {
@@ -48,7 +46,7 @@ export async function startServer(input: ServeConfigInput): Promise<RunningServe
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`;
   log('info', 'listening', { url, bundle: config.bundle });
 
-  const ready = load(state);
+  const ready = load(state, runtime);
   ready.catch(() => {}); // the failure is in state.failure and /readyz; callers may await `ready` to see it
 
   let closing: Promise<void> | undefined;
@@ -70,15 +68,12 @@ export async function startServer(input: ServeConfigInput): Promise<RunningServe
   return { url, ready, state, close };
 }
 
-async function load(state: ServerState): Promise<void> {
+async function load(state: ServerState, runtime: RuntimeModule): Promise<void> {
   const { config, log } = state;
-  const bundleModule = config.runtime?.bundleModule ?? DEFAULT_BUNDLE_MODULE;
-  const engineModule = config.runtime?.engineModule ?? DEFAULT_ENGINE_MODULE;
   const started = performance.now();
   try {
-    const { loadBundle } = (await import(bundleModule)) as { loadBundle(dir: string): Promise<LoadedBundle> };
-    state.bundle = await loadBundle(config.bundle);
-    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, bundleModule, engineModule }, config.workers, log);
+    state.bundle = await (await importRuntime(runtime)).loadBundle(config.bundle);
+    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, runtime }, config.workers, log);
     state.pool = pool;
     await pool.start();
     state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize });
