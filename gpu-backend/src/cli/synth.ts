@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { synthBundle } from '../synth/synth-bundle.ts';
+import { judgeSynthStep } from '../judge/bundle-judge.ts';
 import { isPresetName, PRESETS, type PresetName } from '../synth/presets.ts';
 import { formatSweepRow, SWEEP_HEADER, sweepResidualScale } from '../synth/calibrate.ts';
 import { nonNegative, nonNegativeInt, positiveInt } from './options.ts';
@@ -84,7 +85,8 @@ async function write(preset: PresetName, out: string, o: SynthFlags): Promise<vo
     judgeSignal: o.judgeSignal,
     force: o.force,
     independentDraftSeed: o.independentDraftSeed,
-    trainJudge: o.judge ? { log: (line) => process.stderr.write(`${line}\n`) } : false,
+    // The judge head (mine → collect → train on the new models) is a tool step, run before bundle.json is written.
+    extraSteps: o.judge ? [judgeSynthStep({ log: (line) => process.stderr.write(`${line}\n`) })] : [],
     onProgress: (p) => {
       if (bar) bar.update(Math.round(p.fraction * 100), { stage: p.stage });
       else if (p.stage !== lastStage && preset !== 'tiny') process.stderr.write(`synth: ${p.stage} (${Math.round(p.fraction * 100)}%)\n`);

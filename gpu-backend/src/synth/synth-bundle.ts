@@ -10,7 +10,6 @@ import { makeWeights } from './llama-weights.ts';
 import { buildDecoderOnnx } from './llama-onnx.ts';
 import { PRESETS, type PresetName } from './presets.ts';
 import { BOS_TOKEN, buildTokenizerJson, EOS_TOKEN } from './tokenizer-json.ts';
-import { judgeSynthStep, type BundleJudgeOptions } from '../judge/bundle-judge.ts';
 
 export interface SynthProgress {
   stage: 'weights' | 'target' | 'draft' | 'tokenizer' | 'extra' | 'done';
@@ -40,8 +39,6 @@ export interface SynthOptions {
   overrides?: Partial<LlamaConfig>;
   onProgress?: (p: SynthProgress) => void;
   extraSteps?: SynthStep[];
-  /** Ship a judge head: mine → collect → train on the new models (judge/bundle-judge.ts), after extraSteps. */
-  trainJudge?: boolean | BundleJudgeOptions;
 }
 
 export interface SynthResult {
@@ -123,8 +120,7 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
         },
       },
     };
-    const judgeStep: SynthStep[] = opts.trainJudge ? [judgeSynthStep(opts.trainJudge === true ? {} : opts.trainJudge)] : [];
-    for (const step of [...(opts.extraSteps ?? []), ...judgeStep]) await step({ dir: tmp, manifest, config });
+    for (const step of opts.extraSteps ?? []) await step({ dir: tmp, manifest, config });
     progress({ stage: 'extra', fraction: 0.98 });
     await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 
