@@ -13,6 +13,7 @@ afterEach(async () => {
   delete process.env.FAKE_BUNDLE_DELAY_MS;
   delete process.env.FAKE_STEP_MS;
   delete process.env.FAKE_ENGINE_FAIL;
+  delete process.env.FAKE_ENGINE_DELAY_MS;
 });
 const completion = (over: Record<string, unknown> = {}) => ({ model: MODEL, prompt: 'hi', max_tokens: 4, speculative: { mode: 'target' }, ...over });
 
@@ -36,6 +37,19 @@ describe('serving lifecycle (fake engine)', () => {
     await s.ready;
     expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
     expect((await postJson(`${s.url}/v1/completions`, completion())).status).toBe(200);
+  });
+
+  it('/v1/models waits for the engines too: the modes (and the default mode in the fingerprint) are theirs', async () => {
+    process.env.FAKE_ENGINE_DELAY_MS = '1500';
+    const s = track(await startServer({ bundle: '/nonexistent', port: 0, logLevel: 'silent' }, FAKE_RUNTIME));
+    await waitFor(() => s.state.bundle !== undefined);
+    expect(s.state.phase).toBe('loading');
+    const early = await fetch(`${s.url}/v1/models`);
+    expect(early.status).toBe(503);
+    expect(early.headers.get('retry-after')).toBe('5');
+    await s.ready;
+    const models = await (await fetch(`${s.url}/v1/models`)).json();
+    expect(models.data[0].x_verdict.modes).toEqual(s.state.pool!.modes);
   });
 
   it('a full queue answers 429 with Retry-After; the queue drains afterwards', async () => {

@@ -5,7 +5,7 @@ import { errorResponse } from './errors.ts';
 import { answerFingerprint } from './fingerprint.ts';
 import { notReady, respondJson, startRun } from './generate.ts';
 import { RequestRecord } from './record.ts';
-import { availableModes, resolveRequest, type RouteKind } from './resolve.ts';
+import { resolveRequest, type RouteKind } from './resolve.ts';
 import type { ServerState } from './state.ts';
 import { respondStream } from './stream.ts';
 
@@ -60,7 +60,7 @@ export function createApp(state: ServerState): Hono<Env> {
         if (err instanceof ApiError) throw err;
         throw new ApiError(400, 'the request body is not valid JSON', 'invalid_request_error', null, 'invalid_json');
       }
-      const req = resolveRequest(kind, body, state.bundle, availableModes(state.bundle, state.pool?.modes), state.config);
+      const req = resolveRequest(kind, body, state.bundle, state.pool?.modes ?? [], state.config);
       const run = startRun(state, c.get('record'), req);
       return req.stream ? respondStream(run, c.req.raw.signal) : respondJson(run, c.req.raw.signal);
     };
@@ -68,9 +68,10 @@ export function createApp(state: ServerState): Hono<Env> {
   app.post('/v1/completions', limit, generate('text'));
 
   app.get('/v1/models', (c) => {
-    if (!state.bundle) throw notReady(state);
+    // Only once every worker is up: the modes (and so the default mode in the fingerprint) are the engines' own.
+    if (state.phase !== 'ready' || !state.bundle || !state.pool) throw notReady(state);
     const b = state.bundle;
-    const modes = availableModes(b, state.pool?.modes);
+    const modes = state.pool.modes;
     return c.json({
       object: 'list',
       data: [{ id: b.manifest.name, object: 'model', created: 0, owned_by: 'verdict', x_verdict: { fingerprint: answerFingerprint(b, state.config, modes), modes } }],

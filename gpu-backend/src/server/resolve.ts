@@ -3,7 +3,6 @@ import {
   ApiError,
   ChatCompletionRequestSchema,
   CompletionRequestSchema,
-  MODES,
   fromZodError,
   messageText,
   promptText,
@@ -27,20 +26,15 @@ export interface ResolvedRequest {
   user?: string;
 }
 
-/**
- * The modes this bundle can serve: `judge` needs a judge head. `engineModes` (what the workers'
- * engines reported) narrows it further, e.g. a head without a hidden_states output.
- */
-export function availableModes(bundle: LoadedBundle, engineModes: readonly Mode[] = MODES): Mode[] {
-  const hasJudge = bundle.judge != null || bundle.manifest.target.has_judge_logits;
-  return MODES.filter((m) => (m !== 'judge' || hasJudge) && engineModes.includes(m));
-}
-
 export function defaultMode(modes: readonly Mode[], config: ServeConfig): Mode {
   return config.defaultMode ?? (modes.includes('judge') ? 'judge' : 'exact');
 }
 
-/** Validation (400), model lookup (404), chat template, tokenization and the context-length check. */
+/**
+ * Validation (400), model lookup (404), chat template, tokenization and the context-length check.
+ * `modes` are what the workers' engines reported they can serve (the engine alone decides, e.g.
+ * that judge needs a head and a hidden_states output).
+ */
 export function resolveRequest(kind: RouteKind, body: unknown, bundle: LoadedBundle, modes: readonly Mode[], config: ServeConfig): ResolvedRequest {
   const parsed = (kind === 'chat' ? ChatCompletionRequestSchema : CompletionRequestSchema).safeParse(body);
   if (!parsed.success) throw fromZodError(parsed.error);
