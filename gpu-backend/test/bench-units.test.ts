@@ -84,7 +84,6 @@ function fakeDecoder(calls: string[]): Decoder {
         drafted: req.mode === 'target' ? 0 : 2 * req.k,
         accepted: 2 * accepted,
         judgeAccepted: 0,
-        acceptedAtPosition: [],
         meanAcceptedPerStep: tokens / 2,
         prefillMs: 5,
         draftMs: 2,

@@ -59,7 +59,7 @@ export class RequestState {
     this.residual = this.greedy ? null : new Float32Array(V);
     this.threshold = req.threshold ?? m.judgeThreshold;
     this.out = new Output(m.tokenizer, m.eos, req.stop, req.maxTokens);
-    this.totals = new StatsTotals(req.promptIds.length, k);
+    this.totals = new StatsTotals(req.promptIds.length);
   }
 
   /** Fill both caches with the prompt minus its last token (which the first step feeds). */

@@ -5,7 +5,7 @@ export class StatsTotals {
   private readonly s: DecodeStats;
   private readonly started = performance.now();
 
-  constructor(promptTokens: number, k: number) {
+  constructor(promptTokens: number) {
     this.s = {
       promptTokens,
       completionTokens: 0,
@@ -13,7 +13,6 @@ export class StatsTotals {
       drafted: 0,
       accepted: 0,
       judgeAccepted: 0,
-      acceptedAtPosition: new Array(k).fill(0),
       meanAcceptedPerStep: 0,
       prefillMs: 0,
       draftMs: 0,
@@ -36,7 +35,6 @@ export class StatsTotals {
     s.drafted += st.drafted;
     s.accepted += st.accepted;
     s.judgeAccepted += st.judgeAccepted;
-    for (let i = 0; i < st.accepted; i++) s.acceptedAtPosition[i]++;
     s.draftMs += st.draftMs;
     s.verifyMs += st.verifyMs;
     s.judgeMs += st.judgeMs;
@@ -44,7 +42,7 @@ export class StatsTotals {
   }
 
   finish(): DecodeStats {
-    const s = { ...this.s, acceptedAtPosition: [...this.s.acceptedAtPosition] };
+    const s = { ...this.s };
     s.totalMs = performance.now() - this.started;
     s.meanAcceptedPerStep = s.steps > 0 ? s.completionTokens / s.steps : 0;
     const genMs = s.totalMs - s.prefillMs;

@@ -45,8 +45,6 @@ export interface DecodeStats {
   drafted: number;
   accepted: number;
   judgeAccepted: number;
-  /** acceptedAtPosition[i] = how many steps accepted the draft token at position i (0-based). */
-  acceptedAtPosition: number[];
   /** completionTokens / steps: tokens per target forward. 1.0 in target mode. */
   meanAcceptedPerStep: number;
   prefillMs: number;
