@@ -195,5 +195,12 @@ describe('stop over HTTP', () => {
     }
     expect(text).toBe(expected);
     expect(finish).toBe('stop');
+    // with logprobs, the tokens listed are those generated, through the one that completed the stop string
+    const lp = await client.chat.completions.create({ ...base, stop, logprobs: true });
+    expect(lp.choices[0].message.content).toBe(expected);
+    const tokens = lp.choices[0].logprobs!.content!;
+    const spell = (cs: typeof tokens) => Buffer.from(cs.flatMap((c) => c.bytes!)).toString();
+    expect(spell(tokens).startsWith(expected + stop)).toBe(true);
+    expect(spell(tokens.slice(0, -1))).not.toContain(stop);
   });
 });
