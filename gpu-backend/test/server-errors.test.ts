@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server/start.ts';
+import { NEUTRAL_EXAMPLES, UNSUPPORTED_EXAMPLES } from '../../protocol/src/testing.ts';
 import { postJson, start, tinyJudgeBundle } from './server-helpers.ts';
 
 // Bad requests get the right 4xx in OpenAI's error shape, and the server keeps serving.
@@ -95,8 +96,18 @@ describe('request errors', () => {
     await expectError(await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{}' }), 404, null, 'unknown_route');
   });
 
-  it('keeps serving after all of that; unknown fields are ignored', async () => {
-    const res = await postJson(url(), chat({ logit_bias: { '1': 5 }, parallel_tool_calls: false, frequency_penalty: 0, user: 'u1' }));
+  it('every field Verdict does not implement -> 400 naming it, on both routes; unknown fields too', async () => {
+    for (const [field, value] of Object.entries(UNSUPPORTED_EXAMPLES)) {
+      const e = await expectError(await postJson(url(), chat({ [field]: value })), 400, field, 'unsupported_parameter');
+      expect(e.message).toContain(`${field} is not supported`);
+      await expectError(await postJson(`${server.url}/v1/completions`, { model: MODEL, prompt: 'hi', max_tokens: 4, [field]: value }), 400, field, 'unsupported_parameter');
+    }
+    const e = await expectError(await postJson(url(), chat({ temprature: 0 })), 400, 'temprature', 'unknown_parameter');
+    expect(e.message).toMatch(/unrecognized request argument/);
+  });
+
+  it('keeps serving after all of that; fields ignored on purpose and neutral values are accepted', async () => {
+    const res = await postJson(url(), chat(NEUTRAL_EXAMPLES));
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body.usage.completion_tokens).toBeLessThanOrEqual(4);

@@ -65,7 +65,7 @@ describe('OpenAI SDK against verdict serve', () => {
     const chunks: Record<string, any>[] = [];
     for await (const c of stream as unknown as AsyncIterable<Record<string, any>>) chunks.push(c);
     expect(chunks[0].choices[0].delta.role).toBe('assistant');
-    const steps = chunks.filter((c) => c.x_verdict);
+    const steps = chunks.filter((c) => c.x_verdict?.provenance);
     const text = steps.map((c) => c.choices[0].delta.content).join('');
     expect(text).toBe((whole as any).choices[0].message.content);
     const last = chunks.at(-1)!;

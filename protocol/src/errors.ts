@@ -42,7 +42,8 @@ export function fromZodError(err: z.ZodError): ApiError {
   const issue = closestIssue(err.issues[0]);
   const param = issue && issue.path.length ? issue.path.map(String).join('.') : null;
   const where = param ? `'${param}': ` : '';
-  return new ApiError(400, `Invalid request: ${where}${issue?.message ?? 'malformed body'}`, 'invalid_request_error', param, 'invalid_value');
+  const code = (issue as { params?: { code?: unknown } } | undefined)?.params?.code;
+  return new ApiError(400, `Invalid request: ${where}${issue?.message ?? 'malformed body'}`, 'invalid_request_error', param, typeof code === 'string' ? code : 'invalid_value');
 }
 
 type Issue = z.ZodError['issues'][number];

@@ -4,6 +4,9 @@ import {
   CompletionRequestSchema,
   fromZodError,
   formatServerTiming,
+  IGNORED_FIELDS,
+  requestedLogprobs,
+  UNSUPPORTED_FIELDS,
   isDeterministic,
   LIMITS,
   parseServerTiming,
@@ -12,14 +15,64 @@ import {
   sseData,
   stopList,
 } from './index.ts';
+import { NEUTRAL_EXAMPLES, UNSUPPORTED_EXAMPLES } from './testing.ts';
 
 const chat = (extra: object = {}) => ({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...extra });
 
 describe('request schemas', () => {
-  it('accepts an OpenAI SDK body and drops unknown fields', () => {
-    const r = ChatCompletionRequestSchema.parse(chat({ frequency_penalty: 0, logit_bias: {}, speculative: { mode: 'judge', k: 8, extra: 1 } }));
+  it('accepts an OpenAI SDK body: fields ignored on purpose and neutral values of unimplemented ones are dropped', () => {
+    const r = ChatCompletionRequestSchema.parse(chat({ ...NEUTRAL_EXAMPLES, speculative: { mode: 'judge', k: 8, extra: 1 } }));
     expect(r).not.toHaveProperty('frequency_penalty');
+    expect(r).not.toHaveProperty('metadata');
+    expect(r.user).toBe('u1');
     expect(r.speculative).toEqual({ mode: 'judge', k: 8 });
+    expect(CompletionRequestSchema.parse({ model: 'm', prompt: 'p', suffix: '', best_of: 1, ...NEUTRAL_EXAMPLES })).toEqual({ model: 'm', prompt: 'p', user: 'u1' });
+  });
+
+  it('refuses every unimplemented field, on both routes, naming it in param', () => {
+    expect(Object.keys(UNSUPPORTED_EXAMPLES).sort()).toEqual(Object.keys(UNSUPPORTED_FIELDS).sort());
+    for (const [field, value] of Object.entries(UNSUPPORTED_EXAMPLES)) {
+      for (const res of [ChatCompletionRequestSchema.safeParse(chat({ [field]: value })), CompletionRequestSchema.safeParse({ model: 'm', prompt: 'p', [field]: value })]) {
+        expect(res.success, field).toBe(false);
+        const e = fromZodError(res.error!);
+        expect(e.param).toBe(field);
+        expect(e.code).toBe('unsupported_parameter');
+        expect(e.message).toContain(`${field} is not supported`);
+      }
+    }
+    // refused even when the rest of the body is wrong too: the unsupported field is named first
+    expect(fromZodError(ChatCompletionRequestSchema.safeParse(chat({ tools: [{}], temperature: 'hot' })).error!).param).toBe('tools');
+  });
+
+  it('refuses a field it does not know at all, as OpenAI does', () => {
+    const e = fromZodError(ChatCompletionRequestSchema.safeParse(chat({ temprature: 0 })).error!);
+    expect(e).toMatchObject({ status: 400, param: 'temprature', code: 'unknown_parameter' });
+    expect(e.message).toMatch(/unrecognized request argument supplied: temprature/);
+    // the completion-only fields are unknown to chat, and the chat-only ones to completions
+    expect(fromZodError(ChatCompletionRequestSchema.safeParse(chat({ echo: true })).error!).param).toBe('echo');
+    expect(fromZodError(CompletionRequestSchema.safeParse({ model: 'm', prompt: 'p', top_logprobs: 2 }).error!).param).toBe('top_logprobs');
+    expect(IGNORED_FIELDS).toContain('user');
+  });
+
+  it('log-probability fields: chat logprobs + top_logprobs (0–20), completions logprobs (0–20) + echo, max_tokens 0 only with echo', () => {
+    expect(requestedLogprobs(ChatCompletionRequestSchema.parse(chat({})))).toBeNull();
+    expect(requestedLogprobs(ChatCompletionRequestSchema.parse(chat({ logprobs: false })))).toBeNull();
+    expect(requestedLogprobs(ChatCompletionRequestSchema.parse(chat({ logprobs: true })))).toBe(0);
+    expect(requestedLogprobs(ChatCompletionRequestSchema.parse(chat({ logprobs: true, top_logprobs: 20 })))).toBe(20);
+    expect(requestedLogprobs(CompletionRequestSchema.parse({ model: 'm', prompt: 'p', logprobs: 3, echo: true, max_tokens: 0 }))).toBe(3);
+    const bad: [unknown, object, string, RegExp][] = [
+      [ChatCompletionRequestSchema, chat({ logprobs: true, top_logprobs: 21 }), 'top_logprobs', /at most 20/],
+      [ChatCompletionRequestSchema, chat({ top_logprobs: 2 }), 'top_logprobs', /needs logprobs: true/],
+      [ChatCompletionRequestSchema, chat({ logprobs: 2 }), 'logprobs', /boolean/],
+      [CompletionRequestSchema, { model: 'm', prompt: 'p', logprobs: 21 }, 'logprobs', /at most 20/],
+      [CompletionRequestSchema, { model: 'm', prompt: 'p', max_tokens: 0 }, 'max_tokens', /0 is allowed only with echo/],
+      [ChatCompletionRequestSchema, chat({ max_tokens: 0 }), 'max_tokens', /at least 1/],
+    ];
+    for (const [schema, body, param, message] of bad) {
+      const e = fromZodError((schema as typeof CompletionRequestSchema).safeParse(body).error!);
+      expect(e.param).toBe(param);
+      expect(e.message).toMatch(message);
+    }
   });
 
   it('names the offending field in OpenAI error shape', () => {

@@ -2,7 +2,73 @@ import { z } from 'zod';
 import { SpeculativeSchema } from './speculative.ts';
 
 /** Upper bounds the protocol itself enforces; a server may set lower ones. */
-export const LIMITS = { maxTokens: 8192, maxStop: 4, maxPromptChars: 200_000, maxSeed: 2 ** 53 - 1 } as const;
+export const LIMITS = { maxTokens: 8192, maxStop: 4, maxPromptChars: 200_000, maxSeed: 2 ** 53 - 1, maxTopLogprobs: 20 } as const;
+
+/**
+ * Request fields Verdict accepts and ignores on purpose: they do not change the answer (`user` is only logged,
+ * `metadata`, `store` and `service_tier` are OpenAI's platform bookkeeping, `parallel_tool_calls` means nothing
+ * without tools). Every other field that is not implemented is refused (see {@link UNSUPPORTED_FIELDS}).
+ */
+export const IGNORED_FIELDS = ['user', 'metadata', 'store', 'service_tier', 'parallel_tool_calls'] as const;
+
+/**
+ * OpenAI request fields Verdict does not implement, with the value(s) that mean the same as leaving them out
+ * (null always does). Any other value is a 400 naming the field (`param`, code `unsupported_parameter`), so a
+ * client that asked for it never gets an answer that silently lacks it. Fields in neither this list, the
+ * schemas nor {@link IGNORED_FIELDS} are refused too (`unknown_parameter`), as OpenAI does.
+ */
+export const UNSUPPORTED_FIELDS: Readonly<Record<string, { neutral: string; isNeutral: (v: unknown) => boolean }>> = {
+  frequency_penalty: { neutral: '0', isNeutral: (v) => v === 0 },
+  presence_penalty: { neutral: '0', isNeutral: (v) => v === 0 },
+  repetition_penalty: { neutral: '1', isNeutral: (v) => v === 1 },
+  logit_bias: { neutral: '{}', isNeutral: (v) => isEmptyObject(v) },
+  tools: { neutral: '[]', isNeutral: (v) => Array.isArray(v) && v.length === 0 },
+  functions: { neutral: '[]', isNeutral: (v) => Array.isArray(v) && v.length === 0 },
+  tool_choice: { neutral: '"none"', isNeutral: (v) => v === 'none' },
+  function_call: { neutral: '"none"', isNeutral: (v) => v === 'none' },
+  response_format: { neutral: '{"type":"text"}', isNeutral: (v) => isObject(v) && v.type === 'text' && Object.keys(v).length === 1 },
+  suffix: { neutral: '""', isNeutral: (v) => v === '' },
+  best_of: { neutral: '1', isNeutral: (v) => v === 1 },
+  modalities: { neutral: '["text"]', isNeutral: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text' },
+  audio: { neutral: 'null', isNeutral: () => false },
+  prediction: { neutral: 'null', isNeutral: () => false },
+  reasoning_effort: { neutral: 'null', isNeutral: () => false },
+  web_search_options: { neutral: 'null', isNeutral: () => false },
+  min_p: { neutral: '0', isNeutral: (v) => v === 0 },
+};
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function isEmptyObject(v: unknown): boolean {
+  return isObject(v) && Object.keys(v).length === 0;
+}
+
+/**
+ * Refuses every top-level field that is neither implemented (`known`) nor ignored on purpose, unless its value
+ * means the same as leaving it out. Runs before the field checks, so `tools` is refused as unsupported rather
+ * than for its shape.
+ */
+function refuseUnimplemented(known: ReadonlySet<string>) {
+  return (body: unknown, ctx: z.RefinementCtx): unknown => {
+    if (!isObject(body)) return body;
+    for (const [key, value] of Object.entries(body)) {
+      if (known.has(key) || (IGNORED_FIELDS as readonly string[]).includes(key) || value === null || value === undefined) continue;
+      const u = Object.hasOwn(UNSUPPORTED_FIELDS, key) ? UNSUPPORTED_FIELDS[key] : undefined;
+      if (u?.isNeutral(value)) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        params: { code: u ? 'unsupported_parameter' : 'unknown_parameter' },
+        message: u
+          ? `${key} is not supported by this server${u.neutral === 'null' ? '' : ` (only ${u.neutral}, which means the same as leaving it out)`}`
+          : `unrecognized request argument supplied: ${key}`,
+      });
+      return z.NEVER;
+    }
+    return body;
+  };
+}
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() }).strip();
 const Content = z.union([z.string(), z.array(TextPart).min(1)]);
@@ -21,8 +87,8 @@ const Stop = z
   .nullable()
   .optional();
 
-function maxTokensField(name: string) {
-  return z.number().int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(LIMITS.maxTokens, `${name} must be at most ${LIMITS.maxTokens}`).nullable().optional();
+function maxTokensField(name: string, min = 1) {
+  return z.number().int(`${name} must be a whole number`).min(min, `${name} must be at least ${min}`).max(LIMITS.maxTokens, `${name} must be at most ${LIMITS.maxTokens}`).nullable().optional();
 }
 
 /** Refuses a prompt longer than LIMITS.maxPromptChars, naming the field (`messages` / `prompt`) and the limit. */
@@ -31,7 +97,7 @@ function promptLimit(param: 'messages' | 'prompt', chars: number, ctx: z.Refinem
   ctx.addIssue({ code: 'custom', path: [param], message: `the prompt is ${chars} characters; at most ${LIMITS.maxPromptChars} characters are accepted` });
 }
 
-/** Sampling and control fields shared by chat and completions. Unknown fields are dropped, as OpenAI clients send many. */
+/** Sampling and control fields shared by chat and completions. Unimplemented fields are refused (see refuseUnimplemented). */
 const Common = {
   model: z.string({ error: "'model' is required" }).min(1, "'model' must not be empty"),
   max_tokens: maxTokensField('max_tokens'),
@@ -47,24 +113,53 @@ const Common = {
   speculative: SpeculativeSchema.optional(),
 };
 
-export const ChatCompletionRequestSchema = z
+const topLogprobs = (name: string) =>
+  z.number().int(`${name} must be a whole number`).min(0, `${name} must be at least 0`).max(LIMITS.maxTopLogprobs, `${name} must be at most ${LIMITS.maxTopLogprobs}`);
+
+const ChatFields = z
   .object({
     ...Common,
     messages: z.array(MessageSchema, { error: "'messages' must be an array" }).min(1, "'messages' must not be empty"),
     max_completion_tokens: maxTokensField('max_completion_tokens'),
+    /** Return the target's log-probability of each emitted token. */
+    logprobs: z.boolean().nullable().optional(),
+    /** With logprobs: the N most likely tokens at each position too (0–20). */
+    top_logprobs: topLogprobs('top_logprobs').nullable().optional(),
   })
   .strip()
-  .superRefine((r, ctx) => promptLimit('messages', r.messages.reduce((n, m) => n + messageText(m).length, 0), ctx));
+  .superRefine((r, ctx) => {
+    promptLimit('messages', r.messages.reduce((n, m) => n + messageText(m).length, 0), ctx);
+    if (r.top_logprobs != null && r.logprobs !== true) ctx.addIssue({ code: 'custom', path: ['top_logprobs'], message: 'top_logprobs needs logprobs: true' });
+  });
+
+export const ChatCompletionRequestSchema = z.preprocess(refuseUnimplemented(new Set(Object.keys(ChatFields.shape))), ChatFields);
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
 
-export const CompletionRequestSchema = z
+const CompletionFields = z
   .object({
     ...Common,
+    /** 0 only with echo: score the prompt without generating (evaluation harnesses). */
+    max_tokens: maxTokensField('max_tokens', 0),
     prompt: z.union([z.string(), z.array(z.string()).length(1, 'only one prompt per request is supported')], { error: "'prompt' must be a string" }),
+    /** Log-probabilities of each token, plus the N most likely at each position (0–20). */
+    logprobs: topLogprobs('logprobs').nullable().optional(),
+    /** Return the prompt before the completion (with logprobs: the prompt tokens' log-probabilities too). */
+    echo: z.boolean().nullable().optional(),
   })
   .strip()
-  .superRefine((r, ctx) => promptLimit('prompt', promptText(r).length, ctx));
+  .superRefine((r, ctx) => {
+    promptLimit('prompt', promptText(r).length, ctx);
+    if (r.max_tokens === 0 && r.echo !== true) ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'max_tokens must be at least 1 (0 is allowed only with echo: true)' });
+  });
+
+export const CompletionRequestSchema = z.preprocess(refuseUnimplemented(new Set(Object.keys(CompletionFields.shape))), CompletionFields);
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
+
+/** How many top alternatives a request wants per token, or null when it asked for no log-probabilities. */
+export function requestedLogprobs(r: ChatCompletionRequest | CompletionRequest): number | null {
+  if ('messages' in r) return r.logprobs === true ? (r.top_logprobs ?? 0) : null;
+  return r.logprobs ?? null;
+}
 
 /** The text of a message, whether its content is a string or text parts. */
 export function messageText(m: Message): string {

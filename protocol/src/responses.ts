@@ -27,14 +27,51 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** OpenAI's breakdowns. Verdict has no prompt cache, reasoning, audio or predicted outputs: those counts are 0. */
+  prompt_tokens_details?: { cached_tokens: number; audio_tokens: number };
+  completion_tokens_details?: { reasoning_tokens: number; audio_tokens: number; accepted_prediction_tokens: number; rejected_prediction_tokens: number };
+}
+
+/** One token's log-probability in a chat answer (OpenAI's shape). `bytes`: the token's UTF-8 bytes. */
+export interface ChatTokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[] | null;
+  top_logprobs: { token: string; logprob: number; bytes: number[] | null }[];
+}
+
+/** `choices[].logprobs` of a chat answer or chunk: the tokens of that answer or chunk. */
+export interface ChatLogprobs {
+  content: ChatTokenLogprob[] | null;
+  refusal?: null;
+}
+
+/**
+ * `choices[].logprobs` of a text completion (OpenAI's legacy shape), parallel arrays over the tokens: with
+ * echo the prompt's first (whose first token has null, as nothing predicts it). `text_offset`: where each
+ * token starts in the returned text, in JavaScript string (UTF-16) units.
+ */
+export interface TextLogprobs {
+  tokens: string[];
+  token_logprobs: (number | null)[];
+  top_logprobs: (Record<string, number> | null)[];
+  text_offset: number[];
+}
+
+/** Non-streamed answers name the mode that produced them (also in X-Verdict-Mode). */
+export interface VerdictResponseExtension {
+  mode: Mode;
+  /** Draft tokens per step (0 in target mode). */
+  k: number;
 }
 
 export type FinishReason = 'stop' | 'length';
 
-/** Our per-chunk extension; OpenAI clients ignore unknown fields. */
+/** Our per-chunk extension; OpenAI clients ignore unknown fields. Every chunk names the mode; step chunks carry the rest. */
 export interface VerdictChunkExtension {
-  provenance: Provenance[];
-  step: number;
+  /** Present on step chunks. */
+  provenance?: Provenance[];
+  step?: number;
   mode?: Mode;
   /**
    * Optional: the text of each token of this step, parallel to `provenance` (pieces.join('') === delta text).
@@ -49,9 +86,12 @@ export interface ChatCompletion {
   object: 'chat.completion';
   created: number;
   model: string;
-  choices: { index: 0; message: { role: 'assistant'; content: string }; finish_reason: FinishReason; logprobs: null }[];
+  /** The backend's answer-shaping fingerprint (the one GET /v1/models publishes). */
+  system_fingerprint: string;
+  choices: { index: 0; message: { role: 'assistant'; content: string }; finish_reason: FinishReason; logprobs: ChatLogprobs | null }[];
   usage: Usage;
   timings: Timings;
+  x_verdict: VerdictResponseExtension;
 }
 
 export interface ChatCompletionChunk {
@@ -59,7 +99,9 @@ export interface ChatCompletionChunk {
   object: 'chat.completion.chunk';
   created: number;
   model: string;
-  choices: { index: 0; delta: { role?: 'assistant'; content?: string }; finish_reason: FinishReason | null; logprobs: null }[];
+  /** Every chunk Verdict sends has it (optional in the type, as in OpenAI's SDK). */
+  system_fingerprint?: string;
+  choices: { index: 0; delta: { role?: 'assistant'; content?: string }; finish_reason: FinishReason | null; logprobs: ChatLogprobs | null }[];
   usage?: Usage | null;
   timings?: Timings;
   x_verdict?: VerdictChunkExtension;
@@ -70,9 +112,11 @@ export interface TextCompletion {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: { index: 0; text: string; finish_reason: FinishReason; logprobs: null }[];
+  system_fingerprint: string;
+  choices: { index: 0; text: string; finish_reason: FinishReason; logprobs: TextLogprobs | null }[];
   usage: Usage;
   timings: Timings;
+  x_verdict: VerdictResponseExtension;
 }
 
 export interface TextCompletionChunk {
@@ -80,7 +124,8 @@ export interface TextCompletionChunk {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: { index: 0; text: string; finish_reason: FinishReason | null; logprobs: null }[];
+  system_fingerprint?: string;
+  choices: { index: 0; text: string; finish_reason: FinishReason | null; logprobs: TextLogprobs | null }[];
   usage?: Usage | null;
   timings?: Timings;
   x_verdict?: VerdictChunkExtension;

@@ -13,7 +13,7 @@ describe('cache key', () => {
   it('is equal for equivalent spellings of one request', async () => {
     const k = await cacheKey('chat', chat(base), 'fp', 's');
     expect(await cacheKey('chat', chat({ ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }), 'fp', 's')).toBe(k);
-    expect(await cacheKey('chat', chat({ temperature: 0, messages: base.messages, model: 'm', user: 'someone', unknown_field: 1 }), 'fp', 's')).toBe(k);
+    expect(await cacheKey('chat', chat({ temperature: 0, messages: base.messages, model: 'm', user: 'someone', logprobs: false, frequency_penalty: 0 }), 'fp', 's')).toBe(k);
     const withMax = await cacheKey('chat', chat({ ...base, max_tokens: 5 }), 'fp', 's');
     expect(await cacheKey('chat', chat({ ...base, max_completion_tokens: 5 }), 'fp', 's')).toBe(withMax);
     const withStop = await cacheKey('chat', chat({ ...base, stop: 'x' }), 'fp', 's');
@@ -32,6 +32,10 @@ describe('cache key', () => {
       cacheKey('chat', chat({ ...base, stream: true }), 'fp', 's'),
       cacheKey('chat', chat({ ...base, speculative: { mode: 'judge', k: 4 } }), 'fp', 's'),
       cacheKey('chat', chat({ ...base, speculative: { mode: 'judge', k: 5 } }), 'fp', 's'),
+      cacheKey('chat', chat({ ...base, logprobs: true }), 'fp', 's'),
+      cacheKey('chat', chat({ ...base, logprobs: true, top_logprobs: 2 }), 'fp', 's'),
+      cacheKey('completion', CompletionRequestSchema.parse({ model: 'm', prompt: 'hi', temperature: 0, logprobs: 0 }), 'fp', 's'),
+      cacheKey('completion', CompletionRequestSchema.parse({ model: 'm', prompt: 'hi', temperature: 0, echo: true }), 'fp', 's'),
       cacheKey('chat', chat(base), 'fp2', 's'),
       cacheKey('chat', chat(base), 'fp', 's2'),
       cacheKey('completion', CompletionRequestSchema.parse({ model: 'm', prompt: 'hi', temperature: 0 }), 'fp', 's'),

@@ -1,4 +1,4 @@
-import { messageText, promptText, requestedMaxTokens, stopList, type ChatCompletionRequest, type CompletionRequest } from '@verdict/protocol';
+import { messageText, promptText, requestedLogprobs, requestedMaxTokens, stopList, type ChatCompletionRequest, type CompletionRequest } from '@verdict/protocol';
 
 export type GenerationKind = 'chat' | 'completion';
 
@@ -25,6 +25,9 @@ export function normaliseRequest(kind: GenerationKind, r: ChatCompletionRequest 
     stream: r.stream === true,
     include_usage: r.stream_options?.include_usage === true,
     speculative: r.speculative ?? null,
+    // Left out (undefined) when not asked for, so the keys of requests without them are unchanged.
+    logprobs: requestedLogprobs(r) ?? undefined,
+    echo: 'echo' in r && r.echo === true ? true : undefined,
   };
 }
 

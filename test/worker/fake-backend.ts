@@ -19,6 +19,10 @@ export interface FakeBackendOptions {
   /** Raw SSE data payloads sent as they are before the final chunk (e.g. '{not json'); `afterDone`: after [DONE]. */
   rawEvents?: string[];
   rawAfterDone?: string[];
+  /** Split every write of the SSE body into pieces of this many bytes (1: characters and events split across reads). */
+  byteSplit?: number;
+  /** After the words, send this raw text (e.g. the first half of an event) and close, without [DONE]. */
+  closeWith?: string;
   /** Answer every generation with this error (OpenAI shape) and these headers, as verdict serve does when its queue is full or it is loading. */
   reject?: { status: number; type: string; code: string; headers?: Record<string, string> };
 }
@@ -96,8 +100,16 @@ export class FakeBackends {
     }
     const signal = init?.signal;
     const stream = new ReadableStream<Uint8Array>({
-      async start(ctrl) {
+      async start(stream) {
         signal?.addEventListener('abort', markCancelled);
+        const split = opts.byteSplit;
+        const ctrl = {
+          enqueue: (b: Uint8Array) => {
+            if (!split) return stream.enqueue(b);
+            for (let i = 0; i < b.length; i += split) stream.enqueue(b.slice(i, i + split));
+          },
+          close: () => stream.close(),
+        };
         const chunk = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
           enc.encode(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: 'tiny', choices: [{ index: 0, delta, finish_reason: null, logprobs: null }], ...extra })}\n\n`);
         for (let i = 0; i < words.length; i++) {
@@ -111,6 +123,11 @@ export class FakeBackends {
           if (opts.chunkDelayMs) await sleep(opts.chunkDelayMs);
           if (call.cancelled) return;
           ctrl.enqueue(chunk({ content: words[i] }, { x_verdict: { provenance: ['draft'], step: i } }));
+        }
+        if (opts.closeWith !== undefined) {
+          ctrl.enqueue(enc.encode(opts.closeWith));
+          ctrl.close();
+          return;
         }
         for (const raw of opts.rawEvents ?? []) ctrl.enqueue(enc.encode(`data: ${raw}\n\n`));
         ctrl.enqueue(enc.encode(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: 'tiny', choices: [{ index: 0, delta: {}, finish_reason: 'stop', logprobs: null }], timings })}\n\n`));

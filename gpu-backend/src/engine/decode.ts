@@ -15,7 +15,9 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
   const rule = req.mode === 'target' ? null : RULES[req.mode];
   const judge = req.mode === 'judge' ? m.judge : NO_JUDGE; // only judge mode pays for hidden states / head scores
   try {
-    yield { type: 'prefill', promptTokens: req.promptIds.length, ms: await r.prefill() };
+    const prefill = await r.prefill();
+    yield { type: 'prefill', promptTokens: req.promptIds.length, ms: prefill.ms, ...(prefill.promptLogprobs ? { promptLogprobs: prefill.promptLogprobs } : {}) };
+    if (req.maxTokens === 0) r.out.end('length'); // scoring the prompt only (echo with max_tokens 0)
     for (let step = 0; !r.out.finished; step++) {
       const k = r.draftLength();
       if (signal?.aborted || k < 0) {
@@ -43,7 +45,9 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
       const judgeAccepted = verdict.provenance.filter((p) => p === 'judge').length;
       const stats: StepStats = { draftMs, verifyMs, judgeMs, rollbackMs, drafted: k, accepted: verdict.accepted, judgeAccepted };
       r.totals.step(stats, committed.tokens.length);
-      yield { type: 'step', step, ...committed, stats };
+      // The committed tokens are a prefix of the chunk, whose token i the target's row i predicted.
+      const logprobs = req.logprobs != null ? { logprobs: r.logprobsOf(committed.tokens) } : {};
+      yield { type: 'step', step, ...committed, ...logprobs, stats };
     }
     yield { type: 'done', finishReason: r.out.finishReason!, tokens: [...r.out.tokens], text: r.out.text, stats: r.totals.finish() };
   } finally {

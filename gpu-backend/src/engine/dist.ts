@@ -38,6 +38,11 @@ export class DistRow implements Dist {
     return this;
   }
 
+  /** The logits row this points at (a view into the model output, valid until the next forward). */
+  get row(): Float32Array {
+    return this.logits;
+  }
+
   argmax(): number {
     if (this.best < 0) this.best = argmax(this.logits);
     return this.best;

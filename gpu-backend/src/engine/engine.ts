@@ -1,4 +1,4 @@
-import { MAX_K, MODES, type Mode } from '@verdict/protocol';
+import { LIMITS, MAX_K, MODES, type Mode } from '@verdict/protocol';
 import type { JudgeHead } from '../bundle/judge-head.ts';
 import type { LoadedBundle } from '../bundle/types.ts';
 import { decode } from './decode.ts';
@@ -82,7 +82,9 @@ export function validateRequest(req: DecodeRequest, m: Pick<DecodeModels, 'targe
   for (const id of req.promptIds) if (!Number.isInteger(id) || id < 0 || id >= V) bad(`prompt token id ${id} is outside the vocabulary [0, ${V})`);
   if (req.promptIds.length >= m.maxContext) bad(`the prompt has ${req.promptIds.length} tokens, which leaves no room in the model's context of ${m.maxContext}`);
   if (req.mode !== 'target' && (!Number.isInteger(req.k) || req.k < 1 || req.k > MAX_K)) bad(`k must be an integer in [1, ${MAX_K}], got ${req.k}`);
-  if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) bad(`max_tokens must be a positive integer, got ${req.maxTokens}`);
+  const scoringOnly = req.promptLogprobs === true && req.logprobs != null; // echo: max_tokens 0 scores the prompt
+  if (!Number.isInteger(req.maxTokens) || req.maxTokens < (scoringOnly ? 0 : 1)) bad(`max_tokens must be a positive integer${scoringOnly ? ' or 0' : ''}, got ${req.maxTokens}`);
+  if (req.logprobs != null && !(Number.isInteger(req.logprobs) && req.logprobs >= 0 && req.logprobs <= LIMITS.maxTopLogprobs)) bad(`logprobs must be an integer in [0, ${LIMITS.maxTopLogprobs}], got ${req.logprobs}`);
   if (!(req.temperature >= 0) || !Number.isFinite(req.temperature)) bad(`temperature must be a finite number >= 0, got ${req.temperature}`);
   if (!(req.topP > 0 && req.topP <= 1)) bad(`top_p must be in (0, 1], got ${req.topP}`);
   if (!Number.isInteger(req.topK) || req.topK < 0) bad(`top_k must be an integer >= 0, got ${req.topK}`);

@@ -1,5 +1,6 @@
 import type { DecodeRequest } from './types.ts';
 import { DistRow } from './dist.ts';
+import { tokenLogprob, type TokenLogprob } from './logprobs.ts';
 import type { KvCache } from './kv-cache.ts';
 import { Output } from './output.ts';
 import { Rng, sample, WarpScratch, type SamplingParams } from './sampling.ts';
@@ -62,17 +63,32 @@ export class RequestState {
     this.totals = new StatsTotals(req.promptIds.length);
   }
 
-  /** Fill both caches with the prompt minus its last token (which the first step feeds). */
-  async prefill(): Promise<number> {
+  /**
+   * Fill both caches with the prompt minus its last token (which the first step feeds). With
+   * `promptLogprobs` the target's logits are fetched too (only then: they are [S, V] floats), and
+   * row i gives prompt token i+1's log-probability.
+   */
+  async prefill(): Promise<{ ms: number; promptLogprobs?: (TokenLogprob | null)[] }> {
     const t0 = performance.now();
     const head = this.seq.slice(0, -1);
+    const wantLogprobs = this.req.promptLogprobs === true && this.req.logprobs != null;
+    const promptLogprobs: (TokenLogprob | null)[] | undefined = wantLogprobs ? [null] : undefined;
     if (head.length > 0) {
-      await this.m.target.prefill(this.targetCache, head);
+      if (promptLogprobs) {
+        const { logits } = await this.m.target.forward(this.targetCache, head);
+        const V = this.m.target.spec.vocab_size;
+        for (let i = 0; i < head.length; i++) promptLogprobs.push(tokenLogprob(logits.subarray(i * V, (i + 1) * V), this.seq[i + 1], this.req.logprobs!));
+      } else await this.m.target.prefill(this.targetCache, head);
       if (this.draftCache) await this.m.draft.prefill(this.draftCache, head);
     }
     const ms = performance.now() - t0;
     this.totals.prefill(ms);
-    return ms;
+    return { ms, promptLogprobs };
+  }
+
+  /** The target's log-probabilities of the committed tokens, a prefix of the last `advance` chunk (token i: row i). */
+  logprobsOf(tokens: readonly number[]): TokenLogprob[] {
+    return tokens.map((t, i) => tokenLogprob(this.targetRows[i].row, t, this.req.logprobs!));
   }
 
   /** Drafts for the next step: K, fewer near the token budget or the context end; -1 when the context is full. */

@@ -1,6 +1,7 @@
 import type { Mode, Provenance } from '@verdict/protocol';
+import type { TokenLogprob } from './logprobs.ts';
 
-export type { Mode, Provenance };
+export type { Mode, Provenance, TokenLogprob };
 
 /** One generation, fully resolved (server defaults already applied). */
 export interface DecodeRequest {
@@ -22,6 +23,13 @@ export interface DecodeRequest {
   seed: number;
   /** Stop sequences (text). The matched sequence is not emitted. */
   stop: string[];
+  /**
+   * When set, every emitted token carries the target's log-probability (raw logits, temperature 1) and the
+   * `logprobs` most likely alternatives (0–20). Unset: no log-probability work at all.
+   */
+  logprobs?: number;
+  /** Also the prompt tokens' log-probabilities (the prefill fetches the target's logits); needs `logprobs`. */
+  promptLogprobs?: boolean;
 }
 
 /** What one speculative step cost and produced. Times are measured around the work, never estimated. */
@@ -60,7 +68,13 @@ export interface DecodeStats {
 export type FinishReason = 'stop' | 'length' | 'cancelled';
 
 export type DecodeEvent =
-  | { type: 'prefill'; promptTokens: number; ms: number }
+  | {
+      type: 'prefill';
+      promptTokens: number;
+      ms: number;
+      /** With `promptLogprobs`: one entry per prompt token, null for the first (nothing predicts it). */
+      promptLogprobs?: (TokenLogprob | null)[];
+    }
   | {
       type: 'step';
       step: number;
@@ -71,6 +85,8 @@ export type DecodeEvent =
       text: string;
       /** Each token's text, joining to `text`; absent when held-back stop-prefix text makes them not line up. */
       pieces?: string[];
+      /** With `logprobs`: one entry per token of `tokens`, the target's distribution at its position. */
+      logprobs?: TokenLogprob[];
       stats: StepStats;
     }
   | { type: 'done'; finishReason: FinishReason; tokens: number[]; text: string; stats: DecodeStats };

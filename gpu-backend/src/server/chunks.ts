@@ -1,4 +1,4 @@
-import type { ChatCompletionChunk, Provenance, TextCompletionChunk, Timings, Usage } from '@verdict/protocol';
+import type { ChatCompletionChunk, ChatLogprobs, Mode, Provenance, TextCompletionChunk, TextLogprobs, Timings, Usage } from '@verdict/protocol';
 import type { FinishReason as EngineFinish } from '../engine/types.ts';
 import type { RouteKind } from './resolve.ts';
 
@@ -17,17 +17,21 @@ export class ChunkWriter {
     private readonly model: string,
     /** With stream_options.include_usage, OpenAI sends `usage: null` on every chunk but the last. */
     private readonly includeUsage: boolean,
+    /** `system_fingerprint` of every chunk. */
+    private readonly fingerprint: string,
+    /** Named in every chunk's `x_verdict.mode`. */
+    private readonly mode: Mode,
   ) {}
 
-  private chunk(content: string | undefined, finish: Finish | null, role = false): Chunk {
-    const base = { id: this.id, created: this.created, model: this.model, ...(this.includeUsage ? { usage: null } : {}) };
+  private chunk(content: string | undefined, finish: Finish | null, role = false, logprobs: ChatLogprobs | TextLogprobs | null = null): Chunk {
+    const base = { id: this.id, created: this.created, model: this.model, system_fingerprint: this.fingerprint, ...(this.includeUsage ? { usage: null } : {}), x_verdict: { mode: this.mode } };
     if (this.kind === 'chat') {
       const delta: { role?: 'assistant'; content?: string } = {};
       if (role) delta.role = 'assistant';
       if (content != null) delta.content = content;
-      return { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] };
+      return { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish, logprobs: logprobs as ChatLogprobs | null }] };
     }
-    return { ...base, object: 'text_completion', choices: [{ index: 0, text: content ?? '', finish_reason: finish, logprobs: null }] };
+    return { ...base, object: 'text_completion', choices: [{ index: 0, text: content ?? '', finish_reason: finish, logprobs: logprobs as TextLogprobs | null }] };
   }
 
   /** Chat streams open with the assistant role and empty content, as OpenAI's do. Text streams have no opener. */
@@ -35,9 +39,14 @@ export class ChunkWriter {
     return this.kind === 'chat' ? this.chunk('', null, true) : null;
   }
 
-  /** `pieces`: each token's text (joins to `text`), for clients that colour text per token. */
-  step(text: string, provenance: Provenance[], step: number, pieces?: string[]): Chunk {
-    return { ...this.chunk(text, null), x_verdict: { provenance, step, ...(pieces ? { pieces } : {}) } };
+  /** Completions with echo: the prompt (and its tokens' logprobs, when asked) before the first step. */
+  echo(prompt: string, logprobs: TextLogprobs | null): Chunk {
+    return this.chunk(prompt, null, false, logprobs);
+  }
+
+  /** `pieces`: each token's text (joins to `text`), for clients that colour text per token. `logprobs`: this step's tokens'. */
+  step(text: string, provenance: Provenance[], step: number, pieces?: string[], logprobs: ChatLogprobs | TextLogprobs | null = null): Chunk {
+    return { ...this.chunk(text, null, false, logprobs), x_verdict: { mode: this.mode, provenance, step, ...(pieces ? { pieces } : {}) } };
   }
 
   /** The closing chunks: the finish reason, then (when asked) a usage chunk; the last one carries `timings`. */

@@ -6,6 +6,7 @@ import {
   fromZodError,
   messageText,
   promptText,
+  requestedLogprobs,
   requestedMaxTokens,
   stopList,
   type Mode,
@@ -24,6 +25,12 @@ export interface ResolvedRequest {
   stream: boolean;
   includeUsage: boolean;
   user?: string;
+  /** Top alternatives per token when log-probabilities were asked for, else null. */
+  logprobs: number | null;
+  /** Completions: return the prompt before the completion (its text, and its tokens' logprobs when asked). */
+  echo: boolean;
+  /** Completions: the prompt as sent (what echo returns). */
+  promptText?: string;
 }
 
 export function defaultMode(modes: readonly Mode[], config: ServeConfig): Mode {
@@ -85,5 +92,9 @@ export function resolveRequest(kind: RouteKind, body: unknown, bundle: LoadedBun
     seed: r.seed ?? randomInt(2 ** 31),
     stop: stopList(r),
   };
-  return { kind, model: modelId, decode, stream: r.stream === true, includeUsage: r.stream_options?.include_usage === true, user: r.user };
+  const logprobs = requestedLogprobs(r);
+  const echo = 'prompt' in r && r.echo === true;
+  if (logprobs != null) Object.assign(decode, { logprobs, promptLogprobs: echo });
+  const extra = { logprobs, echo, ...('prompt' in r ? { promptText: text } : {}) };
+  return { kind, model: modelId, decode, stream: r.stream === true, includeUsage: r.stream_options?.include_usage === true, user: r.user, ...extra };
 }

@@ -2,7 +2,7 @@ import { ApiError, SSE_DONE, sseData } from '@verdict/protocol';
 import type { DecodeEvent } from '../engine/types.ts';
 import { ChunkWriter, finishReason } from './chunks.ts';
 import { toApiError } from './errors.ts';
-import { observe, summary, type Run } from './generate.ts';
+import { LogprobsCollector, observe, summary, type Run } from './generate.ts';
 import { headersAtFirstByte } from './timings.ts';
 
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' };
@@ -19,6 +19,8 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
   clientGone.addEventListener('abort', onGone, { once: true });
   const early: DecodeEvent[] = [];
   let prefillMs = 0;
+  const logprobs = new LogprobsCollector(run);
+  let echoChunk: ReturnType<LogprobsCollector['prompt']> = null;
   try {
     for (;;) {
       const r = await run.gen.next();
@@ -26,6 +28,7 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
       observe(run, r.value);
       if (r.value.type === 'prefill') {
         prefillMs = r.value.ms;
+        echoChunk = logprobs.prompt(r.value);
         break;
       }
       early.push(r.value);
@@ -37,7 +40,7 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
   }
 
   const { decode } = run.req;
-  const writer = new ChunkWriter(run.req.kind, run.id, run.created, run.req.model, run.req.includeUsage);
+  const writer = new ChunkWriter(run.req.kind, run.id, run.created, run.req.model, run.req.includeUsage, run.fingerprint, decode.mode);
   const enc = new TextEncoder();
   const record = run.record;
   record.deferred = true;
@@ -52,6 +55,7 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
     start(ctl) {
       const opener = writer.opener();
       if (opener) ctl.enqueue(enc.encode(sseData(opener)));
+      if (run.req.echo) ctl.enqueue(enc.encode(sseData(writer.echo(run.req.promptText!, echoChunk))));
     },
     // Each pull forwards events until it has written something (a pull that enqueues nothing is not called again).
     async pull(ctl) {
@@ -69,7 +73,7 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
           const ev = r.value;
           if (!fromEarly) observe(run, ev);
           if (ev.type === 'step') {
-            ctl.enqueue(enc.encode(sseData(writer.step(ev.text, ev.provenance, ev.step, ev.pieces))));
+            ctl.enqueue(enc.encode(sseData(writer.step(ev.text, ev.provenance, ev.step, ev.pieces, logprobs.step(ev)))));
             return;
           }
           if (ev.type === 'done') {

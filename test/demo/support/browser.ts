@@ -1,6 +1,8 @@
 /**
  * Headless Debian chromium driven by playwright-core, for the demo e2e tests. CI installs it with
- * `apt-get install -y chromium`; tests skip (with this message) only when it is missing.
+ * `apt-get install -y chromium`. Outside CI the tests skip (with this message) when it is missing;
+ * under CI (`CI` set and not `false`/`0`) a missing chromium is an error, so a CI run cannot pass
+ * without running them.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +10,25 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const chromiumMissing = existsSync(CHROMIUM) ? null : `demo e2e skipped: no chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+
+/** True when the environment says this is a CI run (`CI=true`, `CI=1`, any value but empty, `false` or `0`). */
+export function isCi(env: Record<string, string | undefined> = process.env): boolean {
+  const v = env.CI?.trim().toLowerCase();
+  return v !== undefined && v !== '' && v !== 'false' && v !== '0';
+}
+
+/**
+ * Why the demo tests must skip (a message), or null when chromium is there. Under CI a missing
+ * chromium throws instead, with the message saying how to install it.
+ */
+export function chromiumSkipReason(path: string, env: Record<string, string | undefined> = process.env, exists: (p: string) => boolean = existsSync): string | null {
+  if (exists(path)) return null;
+  const how = `no chromium at ${path}: install it with \`apt-get install -y chromium\`, or set CHROMIUM_PATH to a chromium binary`;
+  if (isCi(env)) throw new Error(`demo e2e tests cannot run under CI: ${how}`);
+  return `demo e2e skipped: ${how}`;
+}
+
+export const chromiumMissing = chromiumSkipReason(CHROMIUM);
 
 export interface DemoBrowser {
   page: Page;
