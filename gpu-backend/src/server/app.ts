@@ -2,7 +2,6 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from '@verdict/protocol';
 import { errorResponse } from './errors.ts';
-import { answerFingerprint } from './fingerprint.ts';
 import { notReady, respondJson, startRun } from './generate.ts';
 import { RequestRecord } from './record.ts';
 import { resolveRequest, type RouteKind } from './resolve.ts';
@@ -74,7 +73,7 @@ export function createApp(state: ServerState): Hono<Env> {
     const modes = state.pool.modes;
     return c.json({
       object: 'list',
-      data: [{ id: b.manifest.name, object: 'model', created: 0, owned_by: 'verdict', x_verdict: { fingerprint: answerFingerprint(b, state.config, modes), modes } }],
+      data: [{ id: b.manifest.name, object: 'model', created: 0, owned_by: 'verdict', x_verdict: { fingerprint: state.fingerprint, modes } }],
     });
   });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -3,10 +3,9 @@ import { ApiError, type ChatCompletion, type ChatLogprobs, type TextCompletion, 
 import type { DecodeEvent, DecodeStats } from '../engine/types.ts';
 import type { Generation } from '../scheduler/scheduler.ts';
 import { finishReason } from './chunks.ts';
-import { answerFingerprint } from './fingerprint.ts';
 import { chatLogprobs, concatTextLogprobs, TextLogprobsBuilder, tokenTextsFor, type TokenTexts } from './logprobs.ts';
 import type { RequestRecord } from './record.ts';
-import { availableModes, type ResolvedRequest } from './resolve.ts';
+import type { ResolvedRequest } from './resolve.ts';
 import type { ServerState } from './state.ts';
 import { buildTimings, headersAtEnd } from './timings.ts';
 
@@ -34,7 +33,7 @@ export function startRun(state: ServerState, record: RequestRecord, req: Resolve
   Object.assign(record.fields, { mode, k: mode === 'target' ? 0 : k, prompt_tokens: promptIds.length, stream: req.stream, max_tokens: req.decode.maxTokens, user: req.user });
   const prefix = req.kind === 'chat' ? 'chatcmpl-' : 'cmpl-';
   const bundle = state.bundle!;
-  const fingerprint = answerFingerprint(bundle, state.config, availableModes(bundle, state.pool?.modes));
+  const fingerprint = state.fingerprint ?? '';
   return { state, record, req, gen, id: prefix + randomUUID().replaceAll('-', ''), created: Math.floor(Date.now() / 1000), sawFirstToken: false, fingerprint, texts: tokenTextsFor(bundle) };
 }
 

@@ -6,6 +6,7 @@ import { importRuntime, ONNX_RUNTIME, type RuntimeModule } from '../scheduler/ru
 import { WorkerPool } from '../scheduler/pool.ts';
 import { Scheduler } from '../scheduler/scheduler.ts';
 import { createApp } from './app.ts';
+import { answerFingerprint } from './fingerprint.ts';
 import { parseConfig, type ServeConfigInput } from './config.ts';
 import { createLogger } from './log.ts';
 import { ServerMetrics } from './metrics.ts';
@@ -77,6 +78,7 @@ async function load(state: ServerState, runtime: RuntimeModule): Promise<void> {
     state.pool = pool;
     await pool.start();
     state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize });
+    state.fingerprint = answerFingerprint(state.bundle, config, pool.modes);
     if (state.phase === 'loading') state.phase = 'ready';
     log('info', 'ready', { model: state.bundle.manifest.name, workers: config.workers, providers: config.providers, load_ms: Math.round(performance.now() - started) });
   } catch (err) {

@@ -18,4 +18,6 @@ export interface ServerState {
   bundle?: LoadedBundle;
   pool?: WorkerPool;
   scheduler?: Scheduler;
+  /** The answer-shaping fingerprint (fingerprint.ts), computed once the engines are up: /v1/models and every response's system_fingerprint. */
+  fingerprint?: string;
 }
