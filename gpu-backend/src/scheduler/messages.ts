@@ -5,6 +5,10 @@ export interface WorkerInit {
   bundleDir: string;
   providers: string[];
   intraOpThreads: number;
+  /** V8 young generation cap of the worker's isolate in MB (0 = V8's default); see `--worker-young-gen-mb`. */
+  youngGenerationMb?: number;
+  /** The worker thread's entry file (URL); default worker-entry.mjs, which registers tsx. */
+  workerEntry?: string;
   /** Module exporting `loadBundle(dir)`; defaults to the real bundle loader. */
   bundleModule: string;
   /** Module exporting `createEngine(bundle, options)`; defaults to the real engine. */

@@ -22,6 +22,9 @@ export const CONFIG_OPTIONS = {
   providers: { flag: '--providers <list>', env: 'VERDICT_PROVIDERS', help: 'ONNX Runtime execution providers, in order of preference (e.g. cuda,cpu)', schema: Providers.default(['cpu']) },
   intraOpThreads: { flag: '--intra-op-threads <n>', env: 'VERDICT_INTRA_OP_THREADS', help: 'ONNX Runtime intra-op threads per worker (0 = runtime default)', schema: int(0, 256).default(0) },
   workers: { flag: '--workers <n>', env: 'VERDICT_WORKERS', help: 'inference worker threads, each with its own engine', schema: int(1, 64).default(1) },
+  workerYoungGenMb: { flag: '--worker-young-gen-mb <n>', env: 'VERDICT_WORKER_YOUNG_GEN_MB', help: "V8 young-generation cap of each worker thread, in MB (0 = V8's default, 48 MB on 64-bit); smaller holds less garbage between scavenges", schema: int(0, 1024).default(0) },
+  malloc: { flag: '--malloc <mode>', env: 'VERDICT_MALLOC', help: "glibc malloc: 'tuned' runs the server with MALLOC_MMAP_THRESHOLD_=1048576 MALLOC_ARENA_MAX=2 (re-running itself with them unless they are already set), so buffers freed after loading the model go back to the OS; 'system' leaves malloc alone. Linux only", schema: z.enum(['tuned', 'system']).default('tuned') },
+  precompile: { flag: '--precompile <on|off>', env: 'VERDICT_PRECOMPILE', help: "'on' runs the server and its workers as JavaScript bundled once by esbuild (cached in the temp dir or VERDICT_CACHE_DIR), 'off' through tsx, which costs each thread tens of MB", schema: z.enum(['on', 'off']).default('on') },
   concurrency: { flag: '--concurrency <n>', env: 'VERDICT_CONCURRENCY', help: 'generations running at once (spread over the workers, interleaved per step)', schema: int(1, 1024).default(4) },
   queueSize: { flag: '--queue-size <n>', env: 'VERDICT_QUEUE_SIZE', help: 'requests waiting for a slot before 429', schema: int(0, 100_000).default(64) },
   requestTimeoutMs: { flag: '--request-timeout-ms <ms>', env: 'VERDICT_REQUEST_TIMEOUT_MS', help: 'per-request deadline, queue wait included', schema: int(1).default(120_000) },
@@ -43,13 +46,16 @@ export type ConfigKey = keyof Options;
 const shape = Object.fromEntries(Object.entries(CONFIG_OPTIONS).map(([k, o]) => [k, o.schema])) as { [K in ConfigKey]: Options[K]['schema'] };
 
 /**
- * Module specifiers the worker threads and the HTTP thread load the bundle and the engine from.
- * Only for tests (a controllable engine); never a CLI flag.
+ * Module specifiers the worker threads and the HTTP thread load the bundle and the engine from,
+ * and the worker thread's entry file. For tests (a controllable engine) and for the precompiled
+ * `verdict serve` (server/compiled.ts); never a CLI flag.
  */
 const RuntimeSchema = z
-  .object({ bundleModule: z.string().optional(), engineModule: z.string().optional() })
+  .object({ bundleModule: z.string().optional(), engineModule: z.string().optional(), workerEntry: z.string().optional() })
   .strict()
   .optional();
+
+export type RuntimeModules = NonNullable<z.output<typeof RuntimeSchema>>;
 
 export const ServeConfigSchema = z.object({ ...shape, runtime: RuntimeSchema }).strict();
 export type ServeConfig = z.output<typeof ServeConfigSchema>;

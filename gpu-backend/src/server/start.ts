@@ -46,7 +46,7 @@ export async function startServer(input: ServeConfigInput): Promise<RunningServe
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`;
-  log('info', 'listening', { url, bundle: config.bundle });
+  log('info', 'listening', { url, bundle: config.bundle, pid: process.pid });
 
   const ready = load(state);
   ready.catch(() => {}); // the failure is in state.failure and /readyz; callers may await `ready` to see it
@@ -78,7 +78,7 @@ async function load(state: ServerState): Promise<void> {
   try {
     const { loadBundle } = (await import(bundleModule)) as { loadBundle(dir: string): Promise<LoadedBundle> };
     state.bundle = await loadBundle(config.bundle);
-    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, bundleModule, engineModule }, config.workers, log);
+    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, youngGenerationMb: config.workerYoungGenMb, workerEntry: config.runtime?.workerEntry, bundleModule, engineModule }, config.workers, log);
     state.pool = pool;
     await pool.start();
     state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize });
