@@ -20,11 +20,12 @@ const post = (m: FromWorker) => port.postMessage(m);
 const running = new Map<number, AbortController>();
 
 async function start(): Promise<Engine> {
-  const { loadBundle } = (await import(init.bundleModule)) as { loadBundle(dir: string): Promise<unknown> };
+  const { loadBundle } = (await import(init.bundleModule)) as { loadBundle(dir: string, opts?: { verifyHashes?: boolean }): Promise<unknown> };
   const { createEngine } = (await import(init.engineModule)) as {
     createEngine(bundle: unknown, opts: { executionProviders: string[]; intraOpThreads: number }): Engine | Promise<Engine>;
   };
-  const bundle = await loadBundle(init.bundleDir);
+  // The HTTP thread has already checked every file's sha256 before starting the workers.
+  const bundle = await loadBundle(init.bundleDir, { verifyHashes: false });
   return await createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads });
 }
 

@@ -48,6 +48,7 @@ export async function launchServe(flags, name = 'verdict serve') {
   if (!help && malloc === 'tuned' && process.platform === 'linux' && Object.keys(TUNED_MALLOC_ENV).some((k) => process.env[k] === undefined)) {
     return respawnWith(TUNED_MALLOC_ENV);
   }
+  watchLauncher();
   const argv = [process.argv[0], name, ...flags];
   if (setting(flags, '--precompile', 'VERDICT_PRECOMPILE', 'on') === 'on' && !help) {
     let out;
@@ -68,12 +69,33 @@ export async function launchServe(flags, name = 'verdict serve') {
   return runServe(argv, name);
 }
 
-/** Re-runs this very command as a child with `env` added; this process only relays signals and the exit status. */
+/**
+ * Re-runs this very command as a child with `env` added; this process only relays signals and the
+ * exit status. The child gets its own process group, so a Ctrl-C in a terminal reaches it once
+ * (relayed) rather than twice (which the server reads as "exit now"), and it stops by itself if
+ * this process disappears without relaying anything (SIGKILL).
+ */
 function respawnWith(env) {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    detached: true,
+    env: { ...process.env, ...env, VERDICT_LAUNCHER_PID: String(process.pid) },
+  });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => child.kill(sig));
-  child.on('exit', (code) => process.exit(code ?? 1));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
   return new Promise(() => {});
+}
+
+/** In a server the launcher re-ran: stop gracefully when the launcher is gone. */
+export function watchLauncher() {
+  const launcher = Number(process.env.VERDICT_LAUNCHER_PID);
+  if (!launcher) return;
+  const timer = setInterval(() => {
+    if (process.ppid === launcher) return;
+    clearInterval(timer);
+    process.kill(process.pid, 'SIGTERM');
+  }, 1000);
+  timer.unref();
 }
 
 /** Every source file the compiled server can contain, for the cache key. */
