@@ -53,8 +53,8 @@ export function command(): Command {
     .option(
       '--memory',
       "only measure verdict serve's memory: start it as a child process on the bundle with its defaults, then with each memory setting turned back " +
-        '(--precompile off; --malloc system), run 8 requests per mode (target, judge) of --max-tokens tokens, read VmRSS/VmHWM from /proc at each phase, ' +
-        'and print the table (RSS steady/peak, × weights, tokens/s ratios); --rounds interleaves that many passes',
+        '(--precompile off; --malloc system), all running at once; send --prompts (default 8) requests per mode (target, judge) of --max-tokens (64) tokens ' +
+        'to each in turn, read VmRSS/VmHWM from /proc at each phase, and print the table (RSS steady/peak, × weights, tokens/s ratios); --rounds repeats it',
     )
     .option('--no-memory', "skip the memory section (verdict serve's RSS) of the full run")
     .option('--no-progress', 'no progress bar')
