@@ -16,7 +16,7 @@
 //    hash of the sources) and run from there. `--precompile off` runs the TypeScript through tsx.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -146,8 +146,10 @@ export async function compileServe() {
   await esbuild.stop?.();
   try {
     renameSync(tmp, out);
-  } catch {
-    // Another server compiled the same sources first; use its output.
+  } catch (err) {
+    // Another server compiled the same sources first: use its output, drop ours.
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(join(out, 'serve-main.mjs'))) throw err;
   }
   return out;
 }
