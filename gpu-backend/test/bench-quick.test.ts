@@ -42,10 +42,26 @@ describe('verdict bench --quick', () => {
     if (summary.gateway.not_measured) expect(summary.notes.join('\n')).toContain('Gateway not measured');
     else expect(summary.gateway.hit_p50_ms).toBeGreaterThan(0);
 
+    // verdict serve's RSS, read from /proc while it served the workload as a child process.
+    const mem = summary.memory!;
+    expect(mem).toBeDefined();
+    if (process.platform === 'linux') {
+      expect(mem.not_measured).toBeUndefined();
+      expect(mem.phases.map((p) => p.phase)).toEqual(['listening', 'ready', 'first_request', 'workload', 'steady']);
+      expect(mem.weight_bytes).toBeGreaterThan(0);
+      expect(mem.steady_rss_bytes).toBe(mem.phases.at(-1)!.rss_bytes);
+      // VmHWM is the peak of VmRSS: never below any reading taken before it.
+      for (const p of mem.phases) expect(mem.peak_rss_bytes).toBeGreaterThanOrEqual(p.rss_bytes);
+      expect(mem.steady_vs_weights).toBeCloseTo(mem.steady_rss_bytes! / mem.weight_bytes!, 6);
+      expect(Object.values(mem.tokens_per_s).length).toBeGreaterThan(0);
+      for (const v of Object.values(mem.tokens_per_s)) expect(v).toBeGreaterThan(0);
+      expect(summary.goals.some((g) => g.name === 'serve RSS ≤ 1.5× weights')).toBe(true);
+    } else expect(mem.not_measured).toBeTruthy();
+
     const onDisk = BenchSummarySchema.parse(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')));
     expect(onDisk).toEqual(summary);
     const report = readFileSync(join(out, 'report.md'), 'utf8');
-    for (const heading of ['## Machine', '## Goals', '## Decoding modes', '## Memory-bandwidth roofline', '## Cost split of a step', '## Gateway']) expect(report).toContain(heading);
+    for (const heading of ['## Machine', '## Goals', '## Decoding modes', '## Memory-bandwidth roofline', '## Cost split of a step', '## Gateway', '## Memory of verdict serve']) expect(report).toContain(heading);
     for (const svg of ['tokens-per-s.svg', 'accepted-per-step.svg', ...(summary.gateway.not_measured ? [] : ['gateway-latency.svg'])]) {
       expect(readFileSync(join(out, svg), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
     }

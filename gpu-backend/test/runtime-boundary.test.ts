@@ -10,7 +10,7 @@ import * as esbuild from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ENTRIES = ['gpu-backend/src/server/bin.mjs', 'gpu-backend/src/scheduler/worker-entry.mjs', 'gpu-backend/src/scheduler/onnx-runtime.ts'];
+const ENTRIES = ['gpu-backend/src/server/bin.mjs', 'gpu-backend/src/scheduler/worker-entry.mjs', 'gpu-backend/src/engine/engine.ts', 'gpu-backend/src/bundle/load.ts'];
 const TOOL_DIRS = ['synth', 'judge', 'import', 'hub', 'bench', 'fidelity'].map((d) => `gpu-backend/src/${d}/`);
 
 let files: string[];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { synthBundle } from '../src/synth/synth-bundle.ts';
 import { startServer, type RunningServer } from '../src/server/start.ts';
 import type { ServeConfigInput } from '../src/server/config.ts';
-import type { RuntimeModule } from '../src/scheduler/runtime.ts';
+import { SOURCE_RUNTIME, type RuntimeModules } from '../src/scheduler/runtime.ts';
 
 /**
  * The real tiny synthetic bundle, plus a judge head that accepts every draft token
@@ -30,9 +30,13 @@ export async function tinyJudgeBundle(): Promise<{ dir: string; cleanup: () => P
 }
 
 /** The test double (test/fixtures), for scheduling behaviour the real tiny model is too fast to show. */
-export const FAKE_RUNTIME: RuntimeModule = { url: new URL('./fixtures/fake-runtime.ts', import.meta.url).href };
+export const FAKE_RUNTIME: RuntimeModules = {
+  ...SOURCE_RUNTIME,
+  bundle: new URL('./fixtures/fake-bundle.ts', import.meta.url).href,
+  engine: new URL('./fixtures/fake-engine.ts', import.meta.url).href,
+};
 
-export async function start(config: Partial<ServeConfigInput> & { bundle: string }, runtime?: RuntimeModule): Promise<RunningServer> {
+export async function start(config: Partial<ServeConfigInput> & { bundle: string }, runtime?: RuntimeModules): Promise<RunningServer> {
   const s = await startServer({ port: 0, logLevel: 'silent', ...config }, runtime);
   await s.ready;
   return s;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildTokenizerJson, byteToUnicode } from '../src/synth/tokenizer-json.ts';
+import { buildTokenizerJson } from '../src/synth/tokenizer-json.ts';
+import { byteToUnicode } from '../src/bundle/byte-level.ts';
 import { HfTextTokenizer } from '../src/bundle/text-tokenizer.ts';
 
 describe('synthetic tokenizer.json', () => {

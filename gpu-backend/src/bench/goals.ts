@@ -34,6 +34,22 @@ function ceilingGoal(name: string, goal: string, measured: number | null | undef
   return { name, goal, measured, met, note: met ? `met (${fmt(measured)} ms)` : `missed by ${fmt(measured - limit)} ms. ${explain()}` };
 }
 
+/** verdict serve's steady RSS against its weights: meaningful on the bench pair only (a tiny bundle is all runtime). */
+function memoryGoal(s: Partial): Goal {
+  const name = 'serve RSS ≤ 1.5× weights';
+  const goal = 'steady-state RSS of verdict serve ≤ 1.5 × the bundle’s weight bytes';
+  const m = s.memory;
+  if (!m || m.steady_vs_weights == null) return { name, goal, measured: null, met: null, note: m?.not_measured ? `not measured: ${m.not_measured}` : 'not measured' };
+  const mb = (b: number | null | undefined) => (b == null ? '?' : fmt(b / 2 ** 20, 4));
+  const ready = m.phases.find((p) => p.phase === 'ready');
+  const split =
+    `Steady ${mb(m.steady_rss_bytes)} MiB for ${mb(m.weight_bytes)} MiB of weights: ${mb(m.phases.at(-1)?.file_bytes)} MiB file-backed (node, onnxruntime's library), ` +
+    `${mb(m.phases.find((p) => p.phase === 'listening')?.anon_bytes)} MiB anonymous before the model loads (the HTTP thread), ${mb(ready && m.phases[0] ? ready.anon_bytes - m.phases[0].anon_bytes : null)} MiB more once the worker has loaded both decoders.`;
+  if (s.quick) return { name, goal, measured: m.steady_vs_weights, met: null, note: `not judged on the quick run's tiny bundle (the runtime dwarfs its weights). ${split}` };
+  const met = m.steady_vs_weights <= 1.5;
+  return { name, goal, measured: m.steady_vs_weights, met, note: met ? `met (${fmt(m.steady_vs_weights)}×). ${split}` : `missed: ${fmt(m.steady_vs_weights)}× against 1.5×. ${split}` };
+}
+
 /** The issue's goals, each with its measured value and, when missed, by how much and what the cost split shows. */
 export function evaluateGoals(s: Partial): Goal[] {
   const target = best(s, 'target');
@@ -92,5 +108,6 @@ export function evaluateGoals(s: Partial): Goal[] {
     ),
     ceilingGoal('gateway hit p50 ≤ 1 ms', 'a cache hit through the gateway ≤ 1 ms at p50', g.hit_p50_ms, 1, hitSplit, gwWhy),
     ceilingGoal('gateway stream TTFB ≤ +2 ms', 'the gateway adds ≤ 2 ms to a stream’s first byte at p50', g.stream_ttfb_overhead_p50_ms, 2, streamSplit, gwWhy),
+    memoryGoal(s),
   ];
 }

@@ -114,6 +114,25 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
     );
     if (plots.gateway) lines.push(`![gateway latency](${PLOT_FILES.gatewayLatency})`, '');
   }
+  lines.push('## Memory of verdict serve', '');
+  const mem = s.memory;
+  if (!mem || mem.not_measured || mem.weight_bytes == null) {
+    lines.push(`Not measured: ${mem?.not_measured ?? 'this summary predates the section'}`, '');
+  } else {
+    const mib = (b: number | null | undefined) => n(b == null ? null : b / 2 ** 20, 4);
+    const w = mem.workload;
+    lines.push(
+      `\`verdict serve\` on this bundle, started as a child process with its defaults${mem.args?.length ? ` plus \`${mem.args.join(' ')}\`` : ''}; VmRSS, VmHWM, RssAnon and RssFile read from /proc/<pid>/status at each phase. Workload: ${w ? `${w.requests_per_mode} requests per mode (${w.modes.join(', ')}, alternating), ${w.max_tokens} tokens each, temperature 0, K=4` : '?'}, one at a time. Weights (target.onnx + draft.onnx): ${mib(mem.weight_bytes)} MiB.`,
+      '',
+      table(
+        ['phase', 'RSS MiB', 'peak (VmHWM) MiB', 'anonymous MiB', 'file-backed MiB', 'RSS ÷ weights'],
+        mem.phases.map((p) => [p.phase, mib(p.rss_bytes), mib(p.hwm_bytes), mib(p.anon_bytes), mib(p.file_bytes), `${n(p.rss_bytes / mem.weight_bytes!)}×`]),
+      ),
+      '',
+      `Steady RSS **${mib(mem.steady_rss_bytes)} MiB = ${n(mem.steady_vs_weights)}× the weights**, peak ${mib(mem.peak_rss_bytes)} MiB = ${n(mem.peak_vs_weights)}×. Served tokens/s during the workload: ${Object.entries(mem.tokens_per_s).map(([m, v]) => `${m} ${n(v)}`).join(', ')}.${mem.launcher_rss_bytes != null ? ` The launcher process that set malloc's environment holds another ${mib(mem.launcher_rss_bytes)} MiB RSS (${mib(mem.launcher_anon_bytes)} MiB of it anonymous; the rest is the node binary, shared with the server).` : ''}`,
+      '',
+    );
+  }
   if (s.notes.length) lines.push('## Notes', '', ...s.notes.map((note) => `- ${note}`), '');
   lines.push(
     '## How to read this',

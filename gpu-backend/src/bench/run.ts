@@ -17,7 +17,8 @@ import { acceptedHistogramSpec, gatewayLatencySpec, renderSvg, tokensPerSecondSp
 import { BENCH_PROMPTS } from './prompts.ts';
 import { PLOT_FILES, renderReport } from './report.ts';
 import { openRoofline, rooflineResult, weightBytesPerStep, type RooflineResult } from './roofline.ts';
-import { BENCH_FORMAT, BenchSummarySchema, type BenchSummary, type GatewayResult, type SweepPoint } from './schema.ts';
+import { measureServeMemory, memorySection } from './memory.ts';
+import { BENCH_FORMAT, BenchSummarySchema, type BenchSummary, type GatewayResult, type MemoryResult, type SweepPoint } from './schema.ts';
 import { ratio } from './stats.ts';
 import { runSweep, sweepGenerations } from './sweep.ts';
 
@@ -35,6 +36,8 @@ export interface BenchOptions {
   maxTokens?: number;
   rounds?: number;
   gateway?: boolean;
+  /** Measure `verdict serve`'s RSS on the decoding bundle (default true; Linux only). */
+  memory?: boolean;
   /** onnxruntime intra-op threads for the engine and the roofline alike (default: every core). */
   threads?: number;
   progress?: BenchProgress;
@@ -149,6 +152,21 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       notes.push(`Gateway not measured: ${gateway.not_measured}`);
     }
   }
+  let memory: MemoryResult;
+  const memWorkload = opts.quick ? { requests: 2, maxTokens: 24 } : { requests: 8, maxTokens: opts.maxTokens ?? plan.maxTokens };
+  if (opts.memory === false) memory = memorySection(null, memWorkload, 'skipped with --no-memory');
+  else if (process.platform !== 'linux') memory = memorySection(null, memWorkload, `RSS is read from /proc, which ${process.platform} does not have`);
+  else {
+    progress?.phase('memory', 1);
+    try {
+      const r = await measureServeMemory({ bundleDir, config: { name: 'default', args: ['--intra-op-threads', String(threads)] }, requests: memWorkload.requests, maxTokens: memWorkload.maxTokens });
+      memory = memorySection(r, memWorkload);
+    } catch (err) {
+      memory = memorySection(null, memWorkload, `the memory section failed: ${err instanceof Error ? err.message : String(err)}`);
+      notes.push(`Memory not measured: ${memory.not_measured}`);
+    }
+    progress?.tick();
+  }
   progress?.done();
   machine.load_avg_1m_end = Math.round(loadavg()[0] * 100) / 100;
 
@@ -196,6 +214,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       target_vs_roofline: ratio(modesOut.target.tokens_per_s, boundTps),
     },
     gateway,
+    memory,
     notes,
   } as const;
   const summary = BenchSummarySchema.parse({ ...partial, goals: evaluateGoals(partial as unknown as BenchSummary) });

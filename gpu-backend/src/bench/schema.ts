@@ -91,6 +91,39 @@ export const GatewaySchema = z.object({
 });
 export type GatewayResult = z.infer<typeof GatewaySchema>;
 
+export const MemoryPhaseSchema = z.object({
+  phase: z.enum(['listening', 'ready', 'first_request', 'workload', 'steady']),
+  rss_bytes: Num,
+  hwm_bytes: Num,
+  anon_bytes: Num,
+  file_bytes: Num,
+});
+
+/** `verdict serve` started as a child process on the bench bundle, its /proc/<pid>/status read at each phase. */
+export const MemorySchema = z.object({
+  /** How the server was started: `default` (its defaults) or the name of a comparison config. */
+  config: z.string().nullable(),
+  args: z.array(z.string()).optional(),
+  /** Bytes of target.onnx + draft.onnx. */
+  weight_bytes: NullableNum,
+  /** VmRSS after the workload and a second of idling. */
+  steady_rss_bytes: NullableNum,
+  /** VmHWM at that point: the highest RSS of the server's life, loading included. */
+  peak_rss_bytes: NullableNum,
+  steady_vs_weights: NullableNum,
+  peak_vs_weights: NullableNum,
+  phases: z.array(MemoryPhaseSchema),
+  /** The launcher process (when it re-ran the server with malloc's settings): its RSS and anonymous RSS. */
+  launcher_rss_bytes: NullableNum.optional(),
+  launcher_anon_bytes: NullableNum.optional(),
+  /** Served speed of the workload: completion tokens ÷ summed timings.total_ms, per mode. */
+  tokens_per_s: z.record(z.string(), Num),
+  workload: z.object({ requests_per_mode: z.number().int().nonnegative(), max_tokens: z.number().int().positive(), modes: z.array(z.string()) }).optional(),
+  load_ms: NullableNum.optional(),
+  not_measured: z.string().optional(),
+});
+export type MemoryResult = z.infer<typeof MemorySchema>;
+
 export const GoalSchema = z.object({
   name: z.string(),
   goal: z.string(),
@@ -130,6 +163,8 @@ export const BenchSummarySchema = z.object({
   roofline: RooflineSchema,
   ratios: z.object({ judge_vs_target: NullableNum, judge_vs_exact: NullableNum, target_vs_roofline: NullableNum }),
   gateway: GatewaySchema,
+  /** RSS of `verdict serve` on the decoding bundle (absent in summaries written before it was measured). */
+  memory: MemorySchema.optional(),
   goals: z.array(GoalSchema),
   /** Anything a reader must know to trust the numbers (skipped sections, fallbacks). */
   notes: z.array(z.string()),

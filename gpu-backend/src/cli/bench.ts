@@ -1,7 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { positiveInt } from './options.ts';
 import { MultiBar, Presets } from 'cli-progress';
-import { runBench, type BenchProgress } from '../bench/run.ts';
+import { join, resolve } from 'node:path';
+import { ensureBundle } from '../bench/bundle.ts';
+import { compareServeMemory, formatMemoryTable, mb, MEMORY_CONFIGS } from '../bench/memory.ts';
+import { REPO_ROOT, runBench, type BenchProgress } from '../bench/run.ts';
+import type { PresetName } from '../synth/presets.ts';
 
 const kList = (v: string): number[] => {
   const ks = v.split(',').map((s) => s.trim()).filter(Boolean).map(positiveInt);
@@ -46,8 +50,16 @@ export function command(): Command {
     .option('--rounds <n>', 'passes over the prompt set', positiveInt)
     .option('--threads <n>', 'onnxruntime intra-op threads (default: every core)', positiveInt)
     .option('--no-gateway', 'skip the gateway section')
+    .option(
+      '--memory',
+      "only measure verdict serve's memory: start it as a child process on the bundle with its defaults, then with each memory setting turned back " +
+        '(--precompile off; --malloc system), all running at once; send --prompts (default 8) requests per mode (target, judge) of --max-tokens (64) tokens ' +
+        'to each in turn, read VmRSS/VmHWM from /proc at each phase, and print the table (RSS steady/peak, × weights, tokens/s ratios); --rounds repeats it',
+    )
+    .option('--no-memory', "skip the memory section (verdict serve's RSS) of the full run")
     .option('--no-progress', 'no progress bar')
-    .action(async (o: { quick: boolean; json: boolean; bundle?: string; out?: string; k?: number[]; prompts?: number; maxTokens?: number; rounds?: number; threads?: number; gateway: boolean; progress: boolean }) => {
+    .action(async (o: { memory?: boolean; quick: boolean; json: boolean; bundle?: string; out?: string; k?: number[]; prompts?: number; maxTokens?: number; rounds?: number; threads?: number; gateway: boolean; progress: boolean }) => {
+      if (o.memory) return memoryOnly(o);
       const { summary, outDir } = await runBench({
         quick: o.quick,
         bundleDir: o.bundle,
@@ -58,6 +70,7 @@ export function command(): Command {
         rounds: o.rounds,
         threads: o.threads,
         gateway: o.gateway,
+        memory: o.memory !== false,
         progress: progressBar(o.progress),
         log: (line) => process.stderr.write(`${line}\n`),
         command: ['verdict', 'bench', ...process.argv.slice(3)].join(' '),
@@ -75,4 +88,23 @@ export function command(): Command {
           `report: ${outDir}/report.md\n`,
       );
     });
+}
+
+/** `verdict bench --memory`: the configurations of MEMORY_CONFIGS side by side, interleaved. */
+async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; prompts?: number; maxTokens?: number; rounds?: number; threads?: number }): Promise<void> {
+  const plan = o.quick ? { preset: 'tiny', requests: 2, maxTokens: 24 } : { preset: 'bench', requests: 8, maxTokens: 64 };
+  const bundleDir = resolve(o.bundle ?? join(REPO_ROOT, 'models', plan.preset));
+  await ensureBundle(bundleDir, plan.preset as PresetName, (line) => process.stderr.write(`${line}\n`));
+  const threads = ['--intra-op-threads', String(o.threads ?? 0)];
+  const results = await compareServeMemory(
+    MEMORY_CONFIGS.map((c) => ({ ...c, args: [...(c.args ?? []), ...threads] })),
+    {
+      bundleDir,
+      rounds: o.rounds ?? 1,
+      requests: o.prompts ?? plan.requests,
+      maxTokens: o.maxTokens ?? plan.maxTokens,
+      onResult: (r) => process.stderr.write(`memory: ${r.config}: steady ${mb(r.steady_rss_bytes)} MiB, peak ${mb(r.peak_rss_bytes)} MiB\n`),
+    },
+  );
+  process.stdout.write(o.json ? `${JSON.stringify(results)}\n` : `${formatMemoryTable(results)}\n`);
 }

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 import { CONFIG_OPTIONS, configFromEnv, type ConfigKey } from '../server/config.ts';
+import type { RuntimeModules } from '../scheduler/runtime.ts';
 import { startServer } from '../server/start.ts';
 
 /** `verdict serve`: the OpenAI-compatible inference service. Flags override environment variables. */
-export function command(): Command {
+export function command(runtime?: RuntimeModules): Command {
   const cmd = new Command('serve').description(
     'Serve a bundle over an OpenAI-compatible HTTP API (chat/completions, completions, models, healthz, readyz, metrics), ' +
       'with the engine in worker threads. Every flag can also be set by the environment variable shown.',
@@ -12,7 +13,7 @@ export function command(): Command {
   cmd.addHelpText('after', '\nExample:\n  verdict serve --bundle models/tiny --port 8080\n  VERDICT_PROVIDERS=cuda,cpu verdict serve --bundle /models/bundle --host 0.0.0.0');
   return cmd.action(async (flags: Partial<Record<ConfigKey, string>>) => {
     const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-    const server = await startServer({ ...configFromEnv(), ...given } as never);
+    const server = await startServer({ ...configFromEnv(), ...given } as never, runtime);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {

@@ -1,14 +1,16 @@
 import type { DecodeEvent, DecodeRequest, Mode } from '../engine/types.ts';
 import type { ExecutionProvider } from '../engine/providers.ts';
-import type { RuntimeModule } from './runtime.ts';
+import type { RuntimeModules } from './runtime.ts';
 
 /** What a worker thread is started with (structured-cloned into `workerData`). */
 export interface WorkerInit {
   bundleDir: string;
   providers: ExecutionProvider[];
   intraOpThreads: number;
-  /** The module exporting `runtime: ServingRuntime` (see runtime.ts). */
-  runtime: RuntimeModule;
+  /** V8 young generation cap of the worker's isolate in MB (0 = V8's default); see `--worker-young-gen-mb`. */
+  youngGenerationMb?: number;
+  /** Where the worker loads the bundle and the engine from (runtime.ts). */
+  runtime: RuntimeModules;
 }
 
 /** HTTP thread -> worker. */

@@ -26,7 +26,7 @@ interface Slot {
   pending: ToWorker[];
 }
 
-const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
+/** The worker's entry: registers tsx, then runs worker.ts (a precompiled server passes its own JS entry). */
 const WORKER_FAILED = 'the inference worker failed while generating; the request was not completed';
 
 /**
@@ -114,7 +114,8 @@ export class WorkerPool {
 
   private spawn(index: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(ENTRY, { workerData: this.init });
+      const young = this.init.youngGenerationMb;
+      const worker = new Worker(new URL(this.init.runtime.workerEntry), { workerData: this.init, ...(young ? { resourceLimits: { maxYoungGenerationSizeMb: young } } : {}) });
       const slot: Slot = { index, worker, ready: false, dead: false, exited: false, jobs: new Set(), pending: [] };
       this.slots[index] = slot;
       let settled = false;

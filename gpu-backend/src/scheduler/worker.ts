@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Engine } from '../engine/engine.ts';
 import type { DecodeRequest } from '../engine/types.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
-import { importRuntime } from './runtime.ts';
+import { importBundleLoader, importEngineFactory } from './runtime.ts';
 
 /**
  * One inference worker thread: loads the bundle, builds one engine and runs the decodes the
@@ -15,9 +15,10 @@ const post = (m: FromWorker) => port.postMessage(m);
 const running = new Map<number, AbortController>();
 
 async function start(): Promise<Engine> {
-  const runtime = await importRuntime(init.runtime);
-  const bundle = await runtime.loadBundle(init.bundleDir);
-  return await runtime.createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads });
+  const [loadBundle, createEngine] = await Promise.all([importBundleLoader(init.runtime), importEngineFactory(init.runtime)]);
+  // The HTTP thread has already checked every file's sha256 before starting the workers.
+  const bundle = await loadBundle(init.bundleDir, { verifyHashes: false });
+  return await createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads });
 }
 
 async function run(engine: Engine, id: number, req: DecodeRequest): Promise<void> {

@@ -1,13 +1,7 @@
 #!/usr/bin/env node
 // `verdict serve` alone, for the container: it loads only the server's modules, so the image
 // needs no dependency of the other CLI subcommands. Flags as `verdict serve --help` lists them.
-import { register } from 'tsx/esm/api';
+// launch.mjs decides how the server runs (malloc settings, precompiled or through tsx).
+import { launchServe } from './launch.mjs';
 
-register();
-const { command } = await import('../cli/serve.ts');
-try {
-  await command().name('verdict-serve').parseAsync(process.argv);
-} catch (err) {
-  process.stderr.write(`verdict serve: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-}
+await launchServe(process.argv.slice(2), 'verdict-serve');

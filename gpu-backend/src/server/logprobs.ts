@@ -1,7 +1,7 @@
 import type { ChatLogprobs, ChatTokenLogprob, TextLogprobs } from '@verdict/protocol';
 import { IncrementalDetokenizer } from '../engine/detokenize.ts';
 import type { TokenLogprob } from '../engine/types.ts';
-import { byteToUnicode } from '../synth/tokenizer-json.ts';
+import { byteToUnicode } from '../bundle/byte-level.ts';
 
 /**
  * The engine reports token ids and numbers; this turns them into OpenAI's logprobs shapes on the HTTP thread.

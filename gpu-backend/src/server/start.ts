@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import { ApiError } from '@verdict/protocol';
-import { importRuntime, ONNX_RUNTIME, type RuntimeModule } from '../scheduler/runtime.ts';
+import { importBundleLoader, SOURCE_RUNTIME, type RuntimeModules } from '../scheduler/runtime.ts';
 import { WorkerPool } from '../scheduler/pool.ts';
 import { Scheduler } from '../scheduler/scheduler.ts';
 import { createApp } from './app.ts';
@@ -28,7 +28,7 @@ export interface RunningServer {
  * while loading), then loads the bundle on this thread (tokenizer, chat template) and starts
  * the worker pool, each worker loading its own engine.
  */
-export async function startServer(input: ServeConfigInput, runtime: RuntimeModule = ONNX_RUNTIME): Promise<RunningServer> {
+export async function startServer(input: ServeConfigInput, runtime: RuntimeModules = SOURCE_RUNTIME): Promise<RunningServer> {
   const config = parseConfig(input);
   const log = createLogger(config.logLevel);
   const state: ServerState = {
@@ -45,7 +45,7 @@ export async function startServer(input: ServeConfigInput, runtime: RuntimeModul
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`;
-  log('info', 'listening', { url, bundle: config.bundle });
+  log('info', 'listening', { url, bundle: config.bundle, pid: process.pid });
 
   const ready = load(state, runtime);
   ready.catch(() => {}); // the failure is in state.failure and /readyz; callers may await `ready` to see it
@@ -69,12 +69,12 @@ export async function startServer(input: ServeConfigInput, runtime: RuntimeModul
   return { url, ready, state, close };
 }
 
-async function load(state: ServerState, runtime: RuntimeModule): Promise<void> {
+async function load(state: ServerState, runtime: RuntimeModules): Promise<void> {
   const { config, log } = state;
   const started = performance.now();
   try {
-    state.bundle = await (await importRuntime(runtime)).loadBundle(config.bundle);
-    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, runtime }, config.workers, log);
+    state.bundle = await (await importBundleLoader(runtime))(config.bundle);
+    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, youngGenerationMb: config.workerYoungGenMb, runtime }, config.workers, log);
     state.pool = pool;
     await pool.start();
     state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize });

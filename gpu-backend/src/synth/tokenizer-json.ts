@@ -1,3 +1,4 @@
+import { byteToUnicode } from '../bundle/byte-level.ts';
 import { Prng } from './prng.ts';
 
 export const BOS_TOKEN = '<s>';
@@ -5,20 +6,6 @@ export const EOS_TOKEN = '</s>';
 const SPECIALS = [BOS_TOKEN, EOS_TOKEN];
 /** Vocabulary layout: specials, then the 256 byte tokens, then word pieces from this id on. */
 export const FIRST_WORD_PIECE_ID = SPECIALS.length + 256;
-
-/** GPT-2's bytes_to_unicode: every byte gets a printable stand-in, so byte-level tokens are plain strings. */
-export function byteToUnicode(): string[] {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
-  const table: string[] = new Array(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    table[b] = String.fromCodePoint(printable.includes(b) ? b : 256 + extra++);
-  }
-  return table;
-}
 
 const ONSETS = ['', 'b', 'c', 'd', 'f', 'g', 'h', 'j', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'w', 'z', 'br', 'ch', 'pl', 'sh', 'st', 'th', 'tr'];
 const VOWELS = ['a', 'e', 'i', 'o', 'u', 'ai', 'ea', 'ou'];
