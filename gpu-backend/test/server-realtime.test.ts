@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser } from '@verdict/protocol';
 import type { RunningServer } from '../src/server/start.ts';
 import { postJson, scrape, start, tinyJudgeBundle, waitFor } from './server-helpers.ts';
+import { TUNED_MALLOC_ENV } from '../src/server/launch.mjs';
 
 // The real tiny bundle: the HTTP thread stays responsive while workers decode, a client that
 // leaves frees its slot, and the CLI drains on SIGTERM.
@@ -123,5 +124,28 @@ describe('real-time behaviour (real tiny bundle)', () => {
     const req = lines.find((l) => l.msg === 'request' && l.route === '/v1/completions');
     expect(req).toMatchObject({ level: 'info', status: 200, completion_tokens: 4, prompt_tokens: expect.any(Number), request_id: expect.any(String) });
     expect(lines.at(-1)!.msg).toBe('stopped');
+  });
+
+  it('a launcher that is killed outright takes its re-run server with it (no server left serving unseen)', async () => {
+    const bin = fileURLToPath(new URL('../bin/verdict.mjs', import.meta.url));
+    const env = { ...process.env, VERDICT_LOG_LEVEL: 'info' };
+    for (const k of Object.keys(TUNED_MALLOC_ENV)) delete env[k];
+    const launcher = spawn(process.execPath, [bin, 'serve', '--bundle', bundleDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const server = await new Promise<{ pid: number; url: string }>((resolve, reject) => {
+      let pid = 0;
+      let url = '';
+      createInterface({ input: launcher.stdout! }).on('line', (l) => {
+        const rec = JSON.parse(l) as Record<string, unknown>;
+        if (rec.msg === 'listening') [pid, url] = [Number(rec.pid), String(rec.url)];
+        if (rec.msg === 'ready') resolve({ pid, url });
+      });
+      launcher.once('exit', (code) => reject(new Error(`verdict serve exited early with ${code}`)));
+    });
+    expect(server.pid).not.toBe(launcher.pid); // re-run with the tuned malloc environment
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    launcher.kill('SIGKILL');
+    await once(launcher, 'exit');
+    // The server's port closes once it has exited (a zombie pid could still answer kill(pid, 0)).
+    await waitFor(() => fetch(`${server.url}/healthz`).then(() => false, () => true), 5000);
   });
 });

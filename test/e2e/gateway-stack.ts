@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { TUNED_MALLOC_ENV } from '../../gpu-backend/src/server/launch.mjs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -50,7 +51,12 @@ export interface Backend {
 /** A real `verdict serve` on a free port, ready (its /readyz answered 200). */
 export async function startBackend(bundle: string): Promise<Backend> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [VERDICT, 'serve', '--bundle', bundle, '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The tuned malloc environment set up front: `verdict serve` then runs in this very process (no re-run child),
+  // so kill() below ends the server itself, as a crash would.
+  const proc = spawn(process.execPath, [VERDICT, 'serve', '--bundle', bundle, '--port', String(port), '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...TUNED_MALLOC_ENV },
+  });
   let log = '';
   proc.stdout!.on('data', (d) => (log += d));
   proc.stderr!.on('data', (d) => (log += d));

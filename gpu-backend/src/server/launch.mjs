@@ -76,26 +76,27 @@ export async function launchServe(flags, name = 'verdict serve') {
  * this process disappears without relaying anything (SIGKILL).
  */
 function respawnWith(env) {
+  // The IPC channel is the child's lifeline: it closes the moment this process dies, however it died.
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     detached: true,
     env: { ...process.env, ...env, VERDICT_LAUNCHER_PID: String(process.pid) },
   });
+  child.channel?.unref();
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
   return new Promise(() => {});
 }
 
-/** In a server the launcher re-ran: stop gracefully when the launcher is gone. */
+/**
+ * In a server the launcher re-ran: the launcher relays SIGTERM/SIGINT for a graceful stop, so its
+ * disappearance without a word (SIGKILL, a crash) means the service was killed: exit at once, as
+ * the launcher did, rather than serve on unseen.
+ */
 export function watchLauncher() {
-  const launcher = Number(process.env.VERDICT_LAUNCHER_PID);
-  if (!launcher) return;
-  const timer = setInterval(() => {
-    if (process.ppid === launcher) return;
-    clearInterval(timer);
-    process.kill(process.pid, 'SIGTERM');
-  }, 1000);
-  timer.unref();
+  if (!process.env.VERDICT_LAUNCHER_PID || !process.channel) return;
+  process.channel.unref();
+  process.once('disconnect', () => process.exit(137));
 }
 
 /** Every source file the compiled server can contain, for the cache key. */
