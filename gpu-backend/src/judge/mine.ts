@@ -10,6 +10,7 @@ import type { Provenance } from '../engine/types.ts';
 import type { JudgeRecord } from './data.ts';
 import { loadDecodeModels } from './models.ts';
 import { harmlessByDistribution, type MiningRule } from './rules.ts';
+import { selfJudgeHarmless } from './selfjudge.ts';
 
 export interface MineOptions {
   rule: MiningRule;
@@ -146,6 +147,13 @@ async function harmless(
   probs: Float32Array,
 ): Promise<boolean> {
   const rule = opts.rule;
+  if (rule.kind === 'selfjudge') {
+    const token = draftsThroughThis[draftsThroughThis.length - 1];
+    let own = 0;
+    for (let j = 1; j < probs.length; j++) if (probs[j] > probs[own]) own = j;
+    const ctx = [...context, ...draftsThroughThis.slice(0, -1)];
+    return (await selfJudgeHarmless(models.target, ctx, token, own, rule.n, rule.delta)).harmless;
+  }
   if (rule.kind !== 'module') return harmlessByDistribution(rule, probs, draftsThroughThis[draftsThroughThis.length - 1]);
   // AutoJudge-style: accept the token, let the target finish the answer, ask the checker.
   const before = [...context.slice(promptLength), ...draftsThroughThis.slice(0, -1)];
