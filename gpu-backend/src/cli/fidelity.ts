@@ -16,7 +16,7 @@ export function command(): Command {
     .option('--quick', 'small sizes for CI (under 3 minutes)', false)
     .option('--prompts <n>', 'evaluation openings (default 64; --quick 6)', positiveInt)
     .option('--seeds <n>', 'seeds per opening at T = 0.8 (default 2; --quick 1)', positiveInt)
-    .option('--max-tokens <n>', 'tokens per generation (default 96; --quick 32)', positiveInt)
+    .option('--max-tokens <n>', 'tokens per generation (default 64; --quick 32)', positiveInt)
     .option('--threads <n>', 'ONNX Runtime intra-op threads per session', positiveInt, 1)
     .option('--out <dir>', 'results directory (default bench/results/<date>-<host>-fidelity)')
     .option('--json', 'print one JSON object {modes[], summary} on stdout', false)

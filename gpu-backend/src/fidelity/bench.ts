@@ -22,8 +22,8 @@ export interface FidelityOptions {
   onProgress?: (done: number, total: number, what: string) => void;
 }
 
-/** Full run: 64 openings × 2 seeds × 96 tokens at T = 0.8 (one seed greedy). --quick: 6 × 1 × 32. */
-export const FIDELITY_SIZES = { full: { prompts: 64, seeds: 2, maxTokens: 96 }, quick: { prompts: 6, seeds: 1, maxTokens: 32 } } as const;
+/** Full run: 64 openings × 2 seeds × 64 tokens at T = 0.8 (one seed greedy). --quick: 6 × 1 × 32. */
+export const FIDELITY_SIZES = { full: { prompts: 64, seeds: 2, maxTokens: 64 }, quick: { prompts: 6, seeds: 1, maxTokens: 32 } } as const;
 
 export async function runFidelity(o: FidelityOptions): Promise<{ result: FidelityResult; outDir: string }> {
   if (o.evaluators.length === 0) throw new Error('give at least one --evaluator DIR (an export directory or a bundle that is neither draft nor target)');
