@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { runFidelity } from '../fidelity/bench.ts';
+import { rerenderFidelity, runFidelity } from '../fidelity/bench.ts';
 import { positiveInt, progressBar } from './options.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -11,8 +11,9 @@ export function command(): Command {
       'Measure tokens per target pass, tokens/s and quality (evaluator NLL with bootstrap 95% intervals, quality gap, distinct-2) of target, exact, ' +
         'judge and kl over threshold sweeps, the entropy rule and the draft alone, at K ∈ {4, 8}, T = 0.8 and greedy. Writes report.md, summary.json and SVG plots.',
     )
-    .requiredOption('--bundle <dir>', 'model bundle (with a judge head for the judge configurations)')
-    .requiredOption('--evaluator <dir>', 'an export directory or bundle that scores the text (repeatable; neither draft nor target)', collect, [])
+    .option('--bundle <dir>', 'model bundle (with a judge head for the judge configurations)')
+    .option('--rerender <dir>', "re-derive a finished run's summary, report.md and plots from its summary.json (no decoding)")
+    .option('--evaluator <dir>', 'an export directory or bundle that scores the text (repeatable; neither draft nor target)', collect, [])
     .option('--quick', 'small sizes for CI (under 3 minutes)', false)
     .option('--prompts <n>', 'evaluation openings (default 64; --quick 6)', positiveInt)
     .option('--seeds <n>', 'seeds per opening at T = 0.8 (default 2; --quick 1)', positiveInt)
@@ -20,7 +21,13 @@ export function command(): Command {
     .option('--threads <n>', 'ONNX Runtime intra-op threads per session', positiveInt, 1)
     .option('--out <dir>', 'results directory (default bench/results/<date>-<host>-fidelity)')
     .option('--json', 'print one JSON object {modes[], summary} on stdout', false)
-    .action(async (o: { bundle: string; evaluator: string[]; quick: boolean; prompts?: number; seeds?: number; maxTokens?: number; threads: number; out?: string; json: boolean }) => {
+    .action(async (o: { bundle?: string; rerender?: string; evaluator: string[]; quick: boolean; prompts?: number; seeds?: number; maxTokens?: number; threads: number; out?: string; json: boolean }) => {
+      if (o.rerender) {
+        await rerenderFidelity(o.rerender);
+        process.stdout.write(`rewrote ${o.rerender}/report.md, summary.json and plots\n`);
+        return;
+      }
+      if (!o.bundle) throw new Error('give --bundle DIR (and --evaluator DIR)');
       const bar = o.json ? undefined : progressBar('fidelity', 'generations');
       let started = false;
       const { result, outDir } = await runFidelity({

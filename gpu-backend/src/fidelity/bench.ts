@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { machineInfo } from '../bench/machine.ts';
@@ -60,9 +60,21 @@ export async function runFidelity(o: FidelityOptions): Promise<{ result: Fidelit
     summary: summarise(modes, shipped),
   };
   const outDir = resolve(o.outDir ?? join('bench', 'results', `${started.toISOString().slice(0, 10)}-${machine.host}-fidelity${o.quick ? '-quick' : ''}`));
+  await writeResults(outDir, result);
+  return { result, outDir };
+}
+
+async function writeResults(outDir: string, result: FidelityResult): Promise<void> {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'summary.json'), `${JSON.stringify(result, null, 2)}\n`);
-  for (const e of evaluators) await writeFile(join(outDir, plotFile(e)), await renderSvg(fidelityPlotSpec(modes, e)));
+  for (const e of result.evaluators) await writeFile(join(outDir, plotFile(e)), await renderSvg(fidelityPlotSpec(result.modes, e)));
   await writeFile(join(outDir, 'report.md'), renderFidelityReport(result));
-  return { result, outDir };
+}
+
+/** Re-derives the summary, report and plots of a finished run from its summary.json (no decoding). */
+export async function rerenderFidelity(outDir: string): Promise<FidelityResult> {
+  const old = JSON.parse(await readFile(join(outDir, 'summary.json'), 'utf8')) as FidelityResult;
+  const result = { ...old, summary: summarise(old.modes, old.summary.shipped_threshold ?? undefined, old.summary.gap_budget) };
+  await writeResults(outDir, result);
+  return result;
 }

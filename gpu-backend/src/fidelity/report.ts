@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { ModeResult } from './run.ts';
-import { plotPoints, worstGap, type FidelityResult } from './summary.ts';
+import { plotPoints, targetScoredGap, worstGap, type FidelityResult } from './summary.ts';
 
 const f = (x: number | null | undefined, d = 3) => (x == null || !Number.isFinite(x) ? '–' : x.toFixed(d));
 const ci = (g: { mean: number; lo: number; hi: number } | undefined, d = 3) => (g ? `${f(g.mean, d)} [${f(g.lo, d)}, ${f(g.hi, d)}]` : '–');
@@ -56,15 +56,27 @@ export function renderFidelityReport(r: FidelityResult): string {
   );
   lines.push('## Headline (K = 8, T = 0.8)', '');
   lines.push(`- judge at its shipped threshold ${f(s.shipped_threshold)}: **${f(s.judge_vs_exact_tokens_per_pass, 2)}× exact's tokens per target pass**, quality gap (worse evaluator) **${f(s.judge_quality_gap)}** (goal: ≥ 1.6× at gap ≤ 0.25).`);
-  lines.push(`- null check: exact's gap ${evs.map((e) => `${e} ${ci(s.exact_gap[e])}`).join(', ')}; half-width ${f(s.exact_gap_half_width)}.` +
+  const d08 = r.modes.find((m) => m.mode === 'draft' && m.temperature === 0.8);
+  const t08 = r.modes.find((m) => m.mode === 'target' && m.temperature === 0.8);
+  const denom = evs.map((e) => `${e} ${f(d08 && t08 ? d08.nll[e].mean - t08.nll[e].mean : null)}`).join(', ');
+  lines.push(`- null check: exact's gap ${evs.map((e) => `${e} ${ci(s.exact_gap[e])}`).join(', ')}; half-width ${f(s.exact_gap_half_width)}. The gap's denominator (draft alone − target NLL, nats/token): ${denom}.` +
     (s.too_few_tokens ? ' **The exact-gap interval is wider than ±0.1: this run has too few tokens to resolve a gap of that size, so gaps below are indicative only.**' : ' Narrower than ±0.1: enough tokens.'));
-  lines.push(`- best tokens per pass with gap ≤ ${s.gap_budget}: ` + Object.entries(s.best_within_gap).map(([m, b]) => `${m} ${b ? `${f(b.tokens_per_pass, 2)} (${b.label}, gap ${f(b.gap)})` : 'none'}`).join('; ') + '.', '');
+  lines.push(`- best tokens per pass with gap ≤ ${s.gap_budget}: ` + Object.entries(s.best_within_gap).map(([m, b]) => `${m} ${b ? `${f(b.tokens_per_pass, 2)} (${b.label}, gap ${f(b.gap)})` : 'none'}`).join('; ') + '.');
+  const ts = s.target_scored;
+  const draftT = r.modes.find((m) => m.mode === 'draft' && m.temperature === 0.8);
+  const targetT = r.modes.find((m) => m.mode === 'target' && m.temperature === 0.8);
+  lines.push(
+    `- scored by the target itself (not independent; resolvable: the draft alone is ${f(draftT && targetT ? draftT.target_nll.mean - targetT.target_nll.mean : null)} nats/token worse there): ` +
+      `exact's gap ${f(ts.exact_gap)} (null check), judge at the shipped threshold ${f(ts.judge_gap)}; best tokens per pass with gap ≤ ${s.gap_budget}: ` +
+      Object.entries(ts.best_within_gap).map(([m, b]) => `${m} ${b ? `${f(b.tokens_per_pass, 2)} (${b.label}, gap ${f(b.gap)})` : 'none'}`).join('; ') + '.',
+    '',
+  );
   for (const t of [...new Set(r.modes.map((m) => m.temperature))].sort((a, b) => b - a)) {
     lines.push(`## T = ${t}${t === 0 ? ' (greedy: NLL of greedy text is not a usable quality measure here — shown for speed)' : ''}`, '');
-    lines.push(`| config | tokens | tokens/pass | tokens/s | ${evs.map((e) => `NLL ${e} [95% CI]`).join(' | ')} | target NLL | ${evs.map((e) => `gap ${e} [95% CI]`).join(' | ')} | distinct-2 | agreement with target |`);
-    lines.push(`|---|---:|---:|---:|${evs.map(() => '---:|').join('')}---:|${evs.map(() => '---:|').join('')}---:|---:|`);
+    lines.push(`| config | tokens | tokens/pass | tokens/s | ${evs.map((e) => `NLL ${e} [95% CI]`).join(' | ')} | target NLL | ${evs.map((e) => `gap ${e} [95% CI]`).join(' | ')} | gap scored by target | distinct-2 | agreement with target |`);
+    lines.push(`|---|---:|---:|---:|${evs.map(() => '---:|').join('')}---:|${evs.map(() => '---:|').join('')}---:|---:|---:|`);
     for (const m of r.modes.filter((x) => x.temperature === t)) {
-      lines.push(`| ${m.label} | ${m.tokens} | ${f(m.tokens_per_pass, 2)} | ${f(m.tokens_per_s, 0)} | ${evs.map((e) => ci(m.nll[e])).join(' | ')} | ${ci(m.target_nll)} | ${evs.map((e) => ci(m.gap[e], 2)).join(' | ')} | ${f(m.distinct2)} | ${f(m.agreement_with_target)} |`);
+      lines.push(`| ${m.label} | ${m.tokens} | ${f(m.tokens_per_pass, 2)} | ${f(m.tokens_per_s, 0)} | ${evs.map((e) => ci(m.nll[e])).join(' | ')} | ${ci(m.target_nll)} | ${evs.map((e) => ci(m.gap[e], 2)).join(' | ')} | ${f(targetScoredGap(r.modes, m), 2)} | ${f(m.distinct2)} | ${f(m.agreement_with_target)} |`);
     }
     lines.push('');
   }
