@@ -28,7 +28,7 @@ describe('OpenAI SDK against verdict serve', () => {
     const m = list.data[0] as unknown as { id: string; x_verdict: { fingerprint: string; modes: string[] } };
     expect(m.id).toBe(MODEL);
     expect(m.x_verdict.fingerprint).toMatch(/^[0-9a-f]{64}$/);
-    expect(m.x_verdict.modes).toEqual(['target', 'exact', 'judge', 'kl']);
+    expect(m.x_verdict.modes).toEqual(['target', 'exact', 'judge', 'kl', 'entropy']);
   });
 
   it('chat, non-streaming: content, usage, timings and headers', async () => {
