@@ -19,6 +19,8 @@ describe('request schemas', () => {
     const r = ChatCompletionRequestSchema.parse(chat({ frequency_penalty: 0, logit_bias: {}, speculative: { mode: 'judge', k: 8, extra: 1 } }));
     expect(r).not.toHaveProperty('frequency_penalty');
     expect(r.speculative).toEqual({ mode: 'judge', k: 8 });
+    const e = ChatCompletionRequestSchema.parse(chat({ speculative: { mode: 'entropy', entropy_threshold: 2, entropy_window: 3 } }));
+    expect(e.speculative).toEqual({ mode: 'entropy', entropy_threshold: 2, entropy_window: 3 });
   });
 
   it('names the offending field in OpenAI error shape', () => {
@@ -36,6 +38,8 @@ describe('request schemas', () => {
     [{ messages: [] }, 'messages'],
     [{ speculative: { mode: 'fast' } }, 'speculative.mode'],
     [{ speculative: { k: 0 } }, 'speculative.k'],
+    [{ speculative: { mode: 'entropy', entropy_window: 0 } }, 'speculative.entropy_window'],
+    [{ speculative: { mode: 'entropy', entropy_threshold: -1 } }, 'speculative.entropy_threshold'],
     [{ temperature: 'hot' }, 'temperature'],
   ])('refuses %j', (extra, param) => {
     const res = ChatCompletionRequestSchema.safeParse(chat(extra));
