@@ -12,7 +12,7 @@ const params = { temperature: 1, topP: 1, topK: 0 };
 const dist = (p: number[]) => new DistRow(V, params, scratch).set(Float32Array.from(p, (x) => Math.log(x)));
 
 function input(over: Partial<VerifyInput> & Pick<VerifyInput, 'draftTokens' | 'target' | 'draft'>): VerifyInput {
-  return { greedy: true, rng: new Rng(0), residual: new Float32Array(V), threshold: 0.5, klThreshold: 0.1, klConfidence: 0.9, ...over };
+  return { greedy: true, rng: new Rng(0), residual: new Float32Array(V), threshold: 0.5, klThreshold: 0.1, klConfidence: 0.9, entropyThreshold: 1, entropyWindow: 2, ...over } as VerifyInput;
 }
 
 // target rows: argmax 1, 2, 3, bonus argmax 0

@@ -32,7 +32,7 @@ describe('OpenAI SDK against verdict serve', () => {
     // the fingerprint of everything that shapes an answer (weights, tokenizer, template, server defaults), not the target's hash
     expect(m.x_verdict.fingerprint).toBe(answerFingerprint(server.state.bundle!, server.state.config, m.x_verdict.modes as never));
     expect(m.x_verdict.fingerprint).not.toBe(server.state.bundle!.manifest.target.sha256);
-    expect(m.x_verdict.modes).toEqual(['target', 'exact', 'judge', 'kl']);
+    expect(m.x_verdict.modes).toEqual(['target', 'exact', 'judge', 'kl', 'entropy']);
   });
 
   it('chat, non-streaming: content, usage, timings and headers', async () => {

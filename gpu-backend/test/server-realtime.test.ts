@@ -128,7 +128,7 @@ describe('real-time behaviour (real tiny bundle)', () => {
 
   it('a launcher that is killed outright takes its re-run server with it (no server left serving unseen)', async () => {
     const bin = fileURLToPath(new URL('../bin/verdict.mjs', import.meta.url));
-    const env = { ...process.env, VERDICT_LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = { ...process.env, VERDICT_LOG_LEVEL: 'info' };
     for (const k of Object.keys(TUNED_MALLOC_ENV)) delete env[k];
     const launcher = spawn(process.execPath, [bin, 'serve', '--bundle', bundleDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
     const server = await new Promise<{ pid: number; url: string }>((resolve, reject) => {

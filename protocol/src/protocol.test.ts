@@ -27,6 +27,8 @@ describe('request schemas', () => {
     expect(r.user).toBe('u1');
     expect(r.speculative).toEqual({ mode: 'judge', k: 8 });
     expect(CompletionRequestSchema.parse({ model: 'm', prompt: 'p', suffix: '', best_of: 1, ...NEUTRAL_EXAMPLES })).toEqual({ model: 'm', prompt: 'p', user: 'u1' });
+    const e = ChatCompletionRequestSchema.parse(chat({ speculative: { mode: 'entropy', entropy_threshold: 2, entropy_window: 3 } }));
+    expect(e.speculative).toEqual({ mode: 'entropy', entropy_threshold: 2, entropy_window: 3 });
   });
 
   it('refuses every unimplemented field, on both routes, naming it in param', () => {
@@ -90,6 +92,8 @@ describe('request schemas', () => {
     [{ messages: [] }, 'messages'],
     [{ speculative: { mode: 'fast' } }, 'speculative.mode'],
     [{ speculative: { k: 0 } }, 'speculative.k'],
+    [{ speculative: { mode: 'entropy', entropy_window: 0 } }, 'speculative.entropy_window'],
+    [{ speculative: { mode: 'entropy', entropy_threshold: -1 } }, 'speculative.entropy_threshold'],
     [{ temperature: 'hot' }, 'temperature'],
   ])('refuses %j', (extra, param) => {
     const res = ChatCompletionRequestSchema.safeParse(chat(extra));

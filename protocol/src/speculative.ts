@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** How draft tokens are verified. `target` means no speculation at all (the baseline). */
-export const MODES = ['target', 'exact', 'judge', 'kl'] as const;
+export const MODES = ['target', 'exact', 'judge', 'kl', 'entropy'] as const;
 export const ModeSchema = z.enum(MODES, {
   error: (iss) => `unknown mode ${JSON.stringify(iss.input)}; expected one of ${MODES.join(', ')}`,
 });
@@ -24,6 +24,10 @@ export const SpeculativeSchema = z
     kl_threshold: z.number().min(0).optional(),
     /** kl: positions where the target's top-1 probability exceeds this use the exact rule. */
     kl_confidence: z.number().min(0).max(1).optional(),
+    /** entropy: keep a mismatch only where the target's entropy is at least this (nats). */
+    entropy_threshold: z.number().min(0).optional(),
+    /** entropy: how many following draft tokens must agree with the target's argmax. */
+    entropy_window: z.number().int().min(1, 'entropy_window must be at least 1').max(MAX_K - 1, `entropy_window must be at most ${MAX_K - 1}`).optional(),
   })
   .strip();
 export type Speculative = z.infer<typeof SpeculativeSchema>;

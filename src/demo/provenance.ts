@@ -10,7 +10,7 @@ export interface Segment {
 /** Legend text and the CSS class of each provenance. The order is the legend's order. */
 export const PROVENANCE_LEGEND: readonly { provenance: Provenance; label: string; className: string }[] = [
   { provenance: 'draft', label: 'draft, accepted by the standard rule', className: 'tok-draft' },
-  { provenance: 'judge', label: 'draft, accepted only by the judge (or the KL rule)', className: 'tok-judge' },
+  { provenance: 'judge', label: 'draft, accepted only by the judge (or the KL or entropy rule)', className: 'tok-judge' },
   { provenance: 'target', label: "the target's own token", className: 'tok-target' },
 ];
 

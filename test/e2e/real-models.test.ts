@@ -70,7 +70,7 @@ describe.skipIf(!HAVE_PLE)('bring your own model: the real TinyStories pair', ()
       await backend?.kill();
     });
 
-    it('streams English into both panes (judge falls back to exact: the imported pair has no head yet)', async () => {
+    it('streams English into both panes (judge falls back to exact: the freshly imported pair has no head yet)', async () => {
       const { page } = b;
       await page.goto(gateway.url + '/');
       await page.locator('#model', { hasText: 'model: ple-c3M-s0' }).waitFor();
@@ -81,6 +81,41 @@ describe.skipIf(!HAVE_PLE)('bring your own model: the real TinyStories pair', ()
         expect(text.match(ENGLISH)?.length ?? 0, `English words in pane ${side}: ${text.slice(0, 200)}`).toBeGreaterThan(5);
       }
       await page.screenshot({ path: `${OUT}/real-pair.png`, fullPage: true });
+      expect(b.problems).toEqual([]);
+    });
+  });
+
+  describe.skipIf(chromiumMissing)('with a judge head trained by `verdict judge bundle`, the judge pane shows the tokens exact rejected', () => {
+    let backend: Backend;
+    let gateway: Gateway;
+    let b: DemoBrowser;
+
+    beforeAll(async () => {
+      // The real-pair defaults (selfjudge labels on the committed openings), at a CI-sized 8 openings × 24 tokens.
+      const { stdout } = await run(process.execPath, [VERDICT, 'judge', 'bundle', bundle, '--prompts', '8', '--max-tokens', '24'], { timeout: 240_000 });
+      expect(stdout).toContain('selfjudge');
+      mkdirSync(OUT, { recursive: true });
+      await buildDemo();
+      backend = await startBackend(bundle);
+      gateway = await startGatewayFor([backend], []);
+      b = await openBrowser();
+    }, 300_000);
+    afterAll(async () => {
+      await b?.close();
+      await gateway?.stop();
+      await backend?.kill();
+    });
+
+    it('the judge pane has .tok-judge spans (kept only by the judge); the exact pane has none', async () => {
+      const { page } = b;
+      await page.goto(gateway.url + '/');
+      await page.locator('#model', { hasText: 'model: ple-c3M-s0' }).waitFor();
+      expect(await page.locator('#mode-b').inputValue()).toBe('judge');
+      await page.locator(`[data-preset="${DEMO_PRESETS[0].id}"]`).click();
+      for (const side of ['a', 'b']) await page.locator(`#pane-${side}[data-state="done"]`).waitFor({ timeout: 60_000 });
+      expect(await page.locator('#pane-b .output span.tok-judge').count()).toBeGreaterThan(0);
+      expect(await page.locator('#pane-a .output span.tok-judge').count()).toBe(0);
+      await page.screenshot({ path: `${OUT}/real-pair-judge.png`, fullPage: true });
       expect(b.problems).toEqual([]);
     });
   });

@@ -95,7 +95,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   };
 
   const engine = await createEngine(bundle, { intraOpThreads: threads });
-  const modes = engine.modes as Mode[];
+  const modes = (engine.modes as Mode[]).filter((m) => m !== 'entropy'); // lossy rules are compared with their quality in `verdict fidelity`
   if (!modes.includes('judge')) notes.push(`judge mode was not measured: the bundle ${bundleDir} has no judge head (judge.json).`);
   const serve = parseConfig({ bundle: bundleDir });
   const promptTexts = BENCH_PROMPTS.slice(0, promptCount);
@@ -223,7 +223,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   await writeFile(join(outDir, PLOT_FILES.tokensPerS), await renderSvg(tokensPerSecondSpec(sweep)));
-  const bestSpec = sweep.filter((p) => p.k != null && summary.modes[p.mode]?.k === p.k);
+  const bestSpec = sweep.filter((p) => p.k != null && (summary.modes as Record<string, { k: number | null } | null | undefined>)[p.mode]?.k === p.k);
   await writeFile(join(outDir, PLOT_FILES.acceptedHistogram), await renderSvg(acceptedHistogramSpec(bestSpec)));
   const gatewayPlot = !gateway.not_measured && gateway.samples_ms != null;
   if (gatewayPlot) await writeFile(join(outDir, PLOT_FILES.gatewayLatency), await renderSvg(gatewayLatencySpec(gateway)));

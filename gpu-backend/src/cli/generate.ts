@@ -4,6 +4,7 @@ import { loadBundle } from '../bundle/load.ts';
 import { createEngine, defaultRequest } from '../engine/engine.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.ts';
 import type { DecodeStats } from '../engine/types.ts';
+import { ENTROPY_DEFAULTS } from '../engine/types.ts';
 
 const number = (v: string): number => {
   const n = Number(v);
@@ -25,6 +26,8 @@ interface GenerateFlags {
   threshold?: number;
   klThreshold: number;
   klConfidence: number;
+  entropyThreshold: number;
+  entropyWindow: number;
   maxTokens: number;
   temperature: number;
   topP: number;
@@ -46,6 +49,8 @@ export function command(): Command {
     .option('--threshold <x>', "judge: accept when sigmoid(w·h+b) >= x (default: the head's own)", number)
     .option('--kl-threshold <x>', 'kl: accept where KL(p_target || p_draft) <= x nats', number, 0.5)
     .option('--kl-confidence <x>', "kl: where the target's top-1 probability exceeds x, only the exact rule decides", number, 0.9)
+    .option('--entropy-threshold <x>', "entropy: keep a mismatch only where the target's entropy is at least x nats", number, ENTROPY_DEFAULTS.threshold)
+    .option('--entropy-window <n>', "entropy: following draft tokens that must be the target's argmax", integer, ENTROPY_DEFAULTS.window)
     .option('--max-tokens <n>', 'maximum tokens to generate', integer, 64)
     .option('--temperature <t>', '0 = greedy', number, 0)
     .option('--top-p <p>', 'nucleus sampling mass (1 = off)', number, 1)
@@ -70,6 +75,8 @@ async function generate(f: GenerateFlags): Promise<void> {
       threshold: f.threshold,
       klThreshold: f.klThreshold,
       klConfidence: f.klConfidence,
+      entropyThreshold: f.entropyThreshold,
+      entropyWindow: f.entropyWindow,
       maxTokens: f.maxTokens,
       temperature: f.temperature,
       topP: f.topP,

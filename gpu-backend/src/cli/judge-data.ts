@@ -3,7 +3,7 @@ import { loadBundle } from '../bundle/load.ts';
 import { collectEmbeddings } from '../judge/collect.ts';
 import { mineBundle } from '../judge/mine.ts';
 import { readPrompts } from '../judge/prompts.ts';
-import { parseRule } from '../judge/rules.ts';
+import { parseRule, SELFJUDGE_DEFAULTS } from '../judge/rules.ts';
 import { nonNegative, nonNegativeInt, positiveInt, progressBar } from './options.ts';
 
 export function mineCommand(): Command {
@@ -12,13 +12,15 @@ export function mineCommand(): Command {
     .requiredOption('--bundle <dir>', 'model bundle')
     .requiredOption('--prompts <file>', 'prompts, one per line (plain text, or JSON objects with a "prompt")')
     .requiredOption('--out <file>', 'JSONL data file to write')
-    .requiredOption('--rule <rule>', 'topk:N | ratio:A | module:PATH (an ES module exporting check({prompt, prefix, continuation, response, reference}))')
+    .requiredOption('--rule <rule>', 'topk:N | ratio:A | module:PATH (an ES module exporting check({prompt, prefix, continuation, response, reference})) | selfjudge[:N,δ]')
+    .option('--selfjudge-tokens <n>', `selfjudge: greedy continuation tokens N whose target log-likelihood is compared (default ${SELFJUDGE_DEFAULTS.n})`, positiveInt)
+    .option('--selfjudge-delta <nats>', `selfjudge: a mismatch is harmless when its continuation's log-likelihood is within δ nats of the target's own (default ${SELFJUDGE_DEFAULTS.delta})`, nonNegative)
     .option('--k <k>', 'draft tokens per step', positiveInt, 4)
     .option('--max-tokens <n>', 'tokens generated per prompt', positiveInt, 64)
     .option('--draft-temperature <t>', 'sample drafts at this temperature (0 = greedy)', nonNegative, 0)
     .option('--seed <n>', 'draft sampling seed', nonNegativeInt, 0)
-    .action(async (o: { bundle: string; prompts: string; out: string; rule: string; k: number; maxTokens: number; draftTemperature: number; seed: number }) => {
-      const rule = await parseRule(o.rule);
+    .action(async (o: { bundle: string; prompts: string; out: string; rule: string; k: number; maxTokens: number; draftTemperature: number; seed: number; selfjudgeTokens?: number; selfjudgeDelta?: number }) => {
+      const rule = await parseRule(o.rule, { n: o.selfjudgeTokens, delta: o.selfjudgeDelta });
       const prompts = await readPrompts(o.prompts);
       const bundle = await loadBundle(o.bundle);
       const bar = progressBar('mine', 'prompts');

@@ -77,18 +77,32 @@ export function foldCommand(): Command {
 
 export function bundleCommand(): Command {
   return new Command('bundle')
-    .description("mine → collect → train on a bundle's own models with seeded vocabulary prompts and install the head (what `verdict synth` does).")
-    .requiredOption('--bundle <dir>', 'model bundle')
-    .option('--rule <rule>', 'topk:N | ratio:A | module:PATH', 'ratio:0.5')
+    .description(
+      "mine → collect → train on a bundle's own models and install the head. Synthetic bundles: seeded vocabulary prompts, ratio:0.5 (what `verdict synth` does). " +
+        'Imported real pairs: the committed story openings, selfjudge labels, drafts sampled at T = 0.8.',
+    )
+    .argument('[bundle]', 'model bundle (or --bundle)')
+    .option('--bundle <dir>', 'model bundle')
+    .option('--rule <rule>', 'topk:N | ratio:A | module:PATH | selfjudge[:N,δ] (default: selfjudge for imported pairs, ratio:0.5 for synthetic ones)')
+    .option('--selfjudge-tokens <n>', 'selfjudge: continuation tokens N', positiveInt)
+    .option('--selfjudge-delta <nats>', 'selfjudge: tolerance δ in nats', nonNegative)
+    .option('--max-quality-gap <g>', 'choose the most lenient threshold whose measured quality gap (K=8, T=0.8) stays within g; recorded in judge.json', nonNegative)
+    .option('--evaluator <dir>', 'evaluator for --max-quality-gap (repeatable; default: the target itself)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--prompts <n>', 'number of generated prompts (default: by model size)', positiveInt)
     .option('--max-tokens <n>', 'tokens per prompt (default: by model size)', positiveInt)
-    .option('--k <k>', 'draft tokens per step', positiveInt, 4)
-    .option('--draft-temperature <t>', 'draft sampling temperature while mining (0 = greedy)', nonNegative, 0)
+    .option('--k <k>', 'draft tokens per step while mining (default 4)', positiveInt)
+    .option('--draft-temperature <t>', 'draft sampling temperature while mining (default: 0.8 for imported pairs, 0 = greedy for synthetic ones)', nonNegative)
     .addOption(new Option('--precision <p>', 'threshold goal').argParser(unitInterval).default(0.9))
     .option('--seed <n>', 'prompt, sampling and split seed', nonNegativeInt, 0)
-    .action(async (o: { bundle: string; rule: string; prompts?: number; maxTokens?: number; k: number; draftTemperature: number; precision: number; seed: number }) => {
-      await trainBundleJudge(o.bundle, {
+    .action(async (arg: string | undefined, o: { bundle?: string; rule?: string; selfjudgeTokens?: number; selfjudgeDelta?: number; maxQualityGap?: number; evaluator: string[]; prompts?: number; maxTokens?: number; k?: number; draftTemperature?: number; precision: number; seed: number }) => {
+      const dir = o.bundle ?? arg;
+      if (!dir) throw new Error('give the bundle: verdict judge bundle DIR (or --bundle DIR)');
+      o = { ...o, bundle: dir };
+      await trainBundleJudge(dir, {
         rule: o.rule,
+        selfjudge: { n: o.selfjudgeTokens, delta: o.selfjudgeDelta },
+        maxQualityGap: o.maxQualityGap,
+        evaluators: o.evaluator,
         prompts: o.prompts,
         maxTokens: o.maxTokens,
         k: o.k,
@@ -97,6 +111,6 @@ export function bundleCommand(): Command {
         seed: o.seed,
         log: (line) => process.stdout.write(`${line}\n`),
       });
-      process.stdout.write(`installed ${o.bundle}/judge.json\n`);
+      process.stdout.write(`installed ${dir}/judge.json\n`);
     });
 }

@@ -18,6 +18,7 @@ export async function main(argv: string[]): Promise<void> {
     import('./serve.ts').then((m) => m.command()),
     import('./bench.ts').then((m) => m.command()),
     import('./pull.ts').then((m) => m.command()),
+    import('./fidelity.ts').then((m) => m.command()),
   ]);
   for (const c of commands as Command[]) program.addCommand(c);
   try {

@@ -92,6 +92,8 @@ export function validateRequest(req: DecodeRequest, m: Pick<DecodeModels, 'targe
   if (req.threshold !== undefined && !(req.threshold >= 0 && req.threshold <= 1)) bad(`threshold must be in [0, 1], got ${req.threshold}`);
   if (!(req.klThreshold >= 0)) bad(`kl_threshold must be >= 0, got ${req.klThreshold}`);
   if (!(req.klConfidence >= 0 && req.klConfidence <= 1)) bad(`kl_confidence must be in [0, 1], got ${req.klConfidence}`);
+  if (req.entropyThreshold !== undefined && !(req.entropyThreshold >= 0)) bad(`entropy_threshold must be >= 0, got ${req.entropyThreshold}`);
+  if (req.entropyWindow !== undefined && !(Number.isInteger(req.entropyWindow) && req.entropyWindow >= 1)) bad(`entropy_window must be a positive integer, got ${req.entropyWindow}`);
   if (!Array.isArray(req.stop) || req.stop.some((s) => typeof s !== 'string' || s.length === 0)) bad('stop must be a list of non-empty strings');
 }
 

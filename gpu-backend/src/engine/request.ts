@@ -1,4 +1,4 @@
-import type { DecodeRequest } from './types.ts';
+import { ENTROPY_DEFAULTS, type DecodeRequest } from './types.ts';
 import { DistRow } from './dist.ts';
 import { tokenLogprob, type TokenLogprob } from './logprobs.ts';
 import type { KvCache } from './kv-cache.ts';
@@ -121,6 +121,8 @@ export class RequestState {
       threshold: this.threshold,
       klThreshold: this.req.klThreshold,
       klConfidence: this.req.klConfidence,
+      entropyThreshold: this.req.entropyThreshold ?? ENTROPY_DEFAULTS.threshold,
+      entropyWindow: this.req.entropyWindow ?? ENTROPY_DEFAULTS.window,
     };
   }
 

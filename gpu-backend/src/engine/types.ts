@@ -3,6 +3,9 @@ import type { TokenLogprob } from './logprobs.ts';
 
 export type { Mode, Provenance, TokenLogprob };
 
+/** Defaults of the entropy-gated rule (FLy-style). */
+export const ENTROPY_DEFAULTS = { threshold: 1.5, window: 2 } as const;
+
 /** One generation, fully resolved (server defaults already applied). */
 export interface DecodeRequest {
   promptIds: number[];
@@ -16,6 +19,10 @@ export interface DecodeRequest {
   klThreshold: number;
   /** kl: where the target's top-1 probability exceeds this, the exact rule decides. */
   klConfidence: number;
+  /** entropy: lenient only at target positions with entropy >= this (nats); default {@link ENTROPY_DEFAULTS}. */
+  entropyThreshold?: number;
+  /** entropy: following draft tokens that must be the target's argmax; default {@link ENTROPY_DEFAULTS}. */
+  entropyWindow?: number;
   temperature: number;
   topP: number;
   /** 0 = disabled. */

@@ -11,6 +11,8 @@ import { mineBundle, type MineSummary } from './mine.ts';
 import { prCurveSvg } from './plot.ts';
 import { syntheticPrompts } from './prompts.ts';
 import { parseRule } from './rules.ts';
+import { thresholdForBudget } from './quality-budget.ts';
+import { TRAIN_OPENINGS } from '../fidelity/prompts.ts';
 import { trainFromStore, type TrainResult } from './train.ts';
 
 export const JUDGE_FILE = 'judge.json';
@@ -26,6 +28,12 @@ export interface BundleJudgeOptions {
   draftTemperature?: number;
   goal?: ThresholdGoal;
   seed?: number;
+  /** selfjudge rule: continuation tokens N and tolerance δ (nats). */
+  selfjudge?: { n?: number; delta?: number };
+  /** Choose the threshold from a quality budget instead of the precision goal (see quality-budget.ts). */
+  maxQualityGap?: number;
+  /** Evaluators for the quality budget (default: the bundle's target). */
+  evaluators?: string[];
   log?: (line: string) => void;
 }
 
@@ -34,6 +42,16 @@ export interface BundleJudgeResult {
   mined: MineSummary;
   train: TrainResult;
 }
+
+/** A bundle made by `verdict import` from real exports (not synthetic). */
+export const isRealPair = (manifest: BundleManifest): boolean => manifest.meta?.imported_from !== undefined;
+
+/**
+ * Defaults for a real (imported) pair: SelfJudge labels (no ground truth needed), the committed
+ * TinyStories-style training openings (disjoint from the fidelity set; the last 16 are kept for
+ * the quality budget), drafts sampled at T = 0.8 as served, and one ORT thread per session.
+ */
+export const REAL_PAIR_DEFAULTS = { rule: 'selfjudge', mineOpenings: 80, budgetOpenings: 16, maxTokens: 40, k: 4, draftTemperature: 0.8 } as const;
 
 /** Mining sizes per target width: tiny bundles train in about a second, bench ones in minutes. */
 export function defaultJudgeSizes(hiddenSize: number): { prompts: number; maxTokens: number } {
@@ -50,20 +68,25 @@ export async function trainBundleJudge(bundleDir: string, opts: BundleJudgeOptio
   const bundle = await loadBundle(bundleDir);
   const sizes = defaultJudgeSizes(bundle.manifest.target.hidden_size);
   const seed = opts.seed ?? 0;
-  const ruleSpec = opts.rule ?? 'ratio:0.5';
-  const rule = await parseRule(ruleSpec);
+  const real = isRealPair(bundle.manifest);
+  const R = REAL_PAIR_DEFAULTS;
+  const rule = await parseRule(opts.rule ?? (real ? R.rule : 'ratio:0.5'), opts.selfjudge);
+  const ruleSpec = rule.spec;
   const specials = new Set([...(bundle.manifest.bos_token_id === null ? [] : [bundle.manifest.bos_token_id]), ...bundle.manifest.eos_token_ids]);
-  const prompts = syntheticPrompts(bundle.tokenizer, opts.prompts ?? sizes.prompts, seed, specials);
+  const prompts = real ? TRAIN_OPENINGS.slice(0, opts.prompts ?? R.mineOpenings) : syntheticPrompts(bundle.tokenizer, opts.prompts ?? sizes.prompts, seed, specials);
+  const k = opts.k ?? (real ? R.k : 4);
   const work = await mkdtemp(join(tmpdir(), 'verdict-judge-'));
   try {
     const data = join(work, 'data.jsonl');
-    const draftTemperature = opts.draftTemperature ?? 0;
+    const draftTemperature = opts.draftTemperature ?? (real ? R.draftTemperature : 0);
     const mined = await mineBundle(bundle, prompts, data, {
       rule,
-      k: opts.k ?? 4,
-      maxTokens: opts.maxTokens ?? sizes.maxTokens,
+      k,
+      maxTokens: opts.maxTokens ?? (real ? R.maxTokens : sizes.maxTokens),
       draftTemperature,
       seed,
+      session: real ? { intraOpThreads: 1 } : undefined,
+      onProgress: (done, labels) => (done % 16 === 0 ? log(`judge: mined ${done}/${prompts.length} prompts, ${labels} labels`) : undefined),
     });
     log(
       `judge: mined ${mined.labels} labels (${mined.agreed} agreed, ${mined.harmless} harmless by ${ruleSpec}, ${mined.negatives} wrong) from ${mined.prompts} prompts; ` +
@@ -76,19 +99,29 @@ export async function trainBundleJudge(bundleDir: string, opts: BundleJudgeOptio
       `judge: held-out (tokens the judge decides) precision ${m.precision.toFixed(3)} recall ${m.recall.toFixed(3)} ROC-AUC ${m.rocAuc.toFixed(3)} at threshold ${m.threshold.toFixed(3)}` +
         (train.goalMet ? '' : ' (the precision goal is not met with confidence: the head accepts nothing, judge mode = exact)'),
     );
-    const head: JudgeHead = {
+    let head: JudgeHead = {
       ...train.head,
       training: {
         ...train.head.training,
-        source: 'verdict synth: judge mine → collect → train on the bundle’s own models',
+        source: real
+          ? 'verdict judge bundle: judge mine (TRAIN_OPENINGS) → collect → train on the bundle’s own models'
+          : 'verdict synth: judge mine → collect → train on the bundle’s own models',
         rule: ruleSpec,
         prompts: prompts.length,
-        k: opts.k ?? 4,
+        k,
         draft_temperature: draftTemperature,
         mined,
       },
     };
     await writeBundleHead(bundleDir, head);
+    if (opts.maxQualityGap !== undefined) {
+      log(`judge: choosing the threshold for a quality gap ≤ ${opts.maxQualityGap} (K = 8, T = 0.8)`);
+      const budgetPrompts = real ? TRAIN_OPENINGS.slice(-R.budgetOpenings) : syntheticPrompts(bundle.tokenizer, 16, seed + 7, specials);
+      const choice = await thresholdForBudget(await loadBundle(bundleDir), { maxQualityGap: opts.maxQualityGap, prompts: budgetPrompts, evaluators: opts.evaluators ?? [], log });
+      log(choice.met ? `judge: threshold ${choice.threshold} (most lenient within the budget)` : `judge: no threshold kept the gap within ${opts.maxQualityGap}; threshold 1 (accepts nothing)`);
+      head = { ...head, threshold: choice.threshold, training: { ...head.training, precision_threshold: train.head.threshold, quality_budget: choice } };
+      await writeBundleHead(bundleDir, head);
+    }
     await writeFileAtomic(join(bundleDir, JUDGE_PLOT_FILE), await prCurveSvg(train.curve, m, `judge head, held-out (${ruleSpec})`));
     return { head, mined, train };
   } finally {

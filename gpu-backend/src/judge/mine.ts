@@ -6,10 +6,12 @@ import { defaultRequest } from '../engine/engine.ts';
 import { propose } from '../engine/propose.ts';
 import { RequestState, type DecodeModels } from '../engine/request.ts';
 import { score } from '../engine/score.ts';
+import type { SessionOptions } from '../engine/session.ts';
 import type { Provenance } from '../engine/types.ts';
 import type { JudgeRecord } from './data.ts';
 import { loadDecodeModels } from './models.ts';
 import { harmlessByDistribution, type MiningRule } from './rules.ts';
+import { selfJudgeHarmless } from './selfjudge.ts';
 
 export interface MineOptions {
   rule: MiningRule;
@@ -22,6 +24,8 @@ export interface MineOptions {
   /** Seed of the draft sampler. */
   seed?: number;
   onProgress?: (promptsDone: number, labels: number) => void;
+  /** ONNX Runtime session options (small real models run best on one thread). */
+  session?: SessionOptions;
 }
 
 export interface MineSummary {
@@ -56,7 +60,7 @@ export interface MineSummary {
 export async function mineBundle(bundle: LoadedBundle, prompts: string[], out: string, opts: MineOptions): Promise<MineSummary> {
   if (!Number.isInteger(opts.k) || opts.k < 1) throw new Error(`--k must be a positive integer, got ${opts.k}`);
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 2) throw new Error(`--max-tokens must be an integer >= 2, got ${opts.maxTokens}`);
-  const models = await loadDecodeModels(bundle);
+  const models = await loadDecodeModels(bundle, undefined, opts.session);
   const tmp = `${out}.tmp`;
   const stream = createWriteStream(tmp, 'utf8');
   const summary: MineSummary = { prompts: 0, records: 0, labels: 0, agreed: 0, harmless: 0, negatives: 0, exactTokens: 0, oracleTokens: 0 };
@@ -146,6 +150,13 @@ async function harmless(
   probs: Float32Array,
 ): Promise<boolean> {
   const rule = opts.rule;
+  if (rule.kind === 'selfjudge') {
+    const token = draftsThroughThis[draftsThroughThis.length - 1];
+    let own = 0;
+    for (let j = 1; j < probs.length; j++) if (probs[j] > probs[own]) own = j;
+    const ctx = [...context, ...draftsThroughThis.slice(0, -1)];
+    return (await selfJudgeHarmless(models.target, ctx, token, own, rule.n, rule.delta)).harmless;
+  }
   if (rule.kind !== 'module') return harmlessByDistribution(rule, probs, draftsThroughThis[draftsThroughThis.length - 1]);
   // AutoJudge-style: accept the token, let the target finish the answer, ask the checker.
   const before = [...context.slice(promptLength), ...draftsThroughThis.slice(0, -1)];

@@ -20,13 +20,20 @@ export type Checker = (input: CheckInput) => boolean | Promise<boolean>;
  *  - topk:N   harmless if the token is within the target's top N
  *  - ratio:A  harmless if p_target(token) >= A · max p_target
  *  - module:PATH  harmless if the module's `check` says the resulting answer is still correct
+ *  - selfjudge    SelfJudge-style, no ground truth: harmless if the target's log-likelihood of its own
+ *                 greedy continuation of the next N tokens after the draft token is within δ nats of
+ *                 that after its own token (N, δ: `selfjudge:N,δ` or the --selfjudge-tokens/-delta flags)
  */
 export type MiningRule =
   | { kind: 'topk'; n: number; spec: string }
   | { kind: 'ratio'; a: number; spec: string }
-  | { kind: 'module'; path: string; check: Checker; spec: string };
+  | { kind: 'module'; path: string; check: Checker; spec: string }
+  | { kind: 'selfjudge'; n: number; delta: number; spec: string };
 
-export async function parseRule(spec: string): Promise<MiningRule> {
+/** SelfJudge defaults: 8 continuation tokens, 1.5 nats (see docs/judge.md for how they were chosen). */
+export const SELFJUDGE_DEFAULTS = { n: 8, delta: 1.5 } as const;
+
+export async function parseRule(spec: string, selfjudge: { n?: number; delta?: number } = {}): Promise<MiningRule> {
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const arg = colon < 0 ? '' : spec.slice(colon + 1);
@@ -44,7 +51,15 @@ export async function parseRule(spec: string): Promise<MiningRule> {
     if (!arg) throw new Error('--rule module:PATH needs the path of an ES module exporting check()');
     return { kind, path: arg, check: await loadChecker(arg), spec };
   }
-  throw new Error(`unknown --rule ${JSON.stringify(spec)}; expected topk:N, ratio:A or module:PATH`);
+  if (kind === 'selfjudge') {
+    const [nArg, dArg] = arg === '' ? [] : arg.split(',');
+    const n = nArg !== undefined ? Number(nArg) : (selfjudge.n ?? SELFJUDGE_DEFAULTS.n);
+    const delta = dArg !== undefined ? Number(dArg) : (selfjudge.delta ?? SELFJUDGE_DEFAULTS.delta);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--rule selfjudge needs a positive integer N of continuation tokens, got ${JSON.stringify(nArg ?? selfjudge.n)}`);
+    if (!(delta >= 0) || !Number.isFinite(delta)) throw new Error(`--rule selfjudge needs δ >= 0 nats, got ${JSON.stringify(dArg ?? selfjudge.delta)}`);
+    return { kind, n, delta, spec: `selfjudge:${n},${delta}` };
+  }
+  throw new Error(`unknown --rule ${JSON.stringify(spec)}; expected topk:N, ratio:A, module:PATH or selfjudge[:N,δ]`);
 }
 
 export async function loadChecker(path: string): Promise<Checker> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '../engine/providers.ts';
 import { MAX_K, ModeSchema } from '@verdict/protocol';
+import { ENTROPY_DEFAULTS } from '../engine/types.ts';
 
 /**
  * Configuration of `verdict serve`. One table drives the zod schema, the CLI flags, the
@@ -35,6 +36,8 @@ export const CONFIG_OPTIONS = {
   defaultThreshold: { flag: '--default-threshold <p>', env: 'VERDICT_DEFAULT_THRESHOLD', help: "judge acceptance threshold (default: the judge head's own)", schema: z.coerce.number().min(0).max(1).optional() },
   defaultKlThreshold: { flag: '--default-kl-threshold <nats>', env: 'VERDICT_DEFAULT_KL_THRESHOLD', help: 'kl mode: accept where KL(target||draft) <= this', schema: z.coerce.number().min(0).default(0.5) },
   defaultKlConfidence: { flag: '--default-kl-confidence <p>', env: 'VERDICT_DEFAULT_KL_CONFIDENCE', help: "kl mode: positions where the target's top-1 probability exceeds this use the exact rule", schema: z.coerce.number().min(0).max(1).default(0.9) },
+  defaultEntropyThreshold: { flag: '--default-entropy-threshold <nats>', env: 'VERDICT_DEFAULT_ENTROPY_THRESHOLD', help: "entropy mode: keep a mismatch only where the target's entropy is at least this", schema: z.coerce.number().min(0).default(ENTROPY_DEFAULTS.threshold) },
+  defaultEntropyWindow: { flag: '--default-entropy-window <n>', env: 'VERDICT_DEFAULT_ENTROPY_WINDOW', help: "entropy mode: following draft tokens that must be the target's argmax", schema: int(1, MAX_K - 1).default(ENTROPY_DEFAULTS.window) },
   defaultMaxTokens: { flag: '--default-max-tokens <n>', env: 'VERDICT_DEFAULT_MAX_TOKENS', help: 'completion budget when a request has no max_tokens', schema: int(1).default(256) },
   defaultTemperature: { flag: '--default-temperature <t>', env: 'VERDICT_DEFAULT_TEMPERATURE', help: 'sampling temperature when a request has none (OpenAI: 1)', schema: z.coerce.number().min(0).max(2).default(1) },
   maxBodyBytes: { flag: '--max-body-bytes <n>', env: 'VERDICT_MAX_BODY_BYTES', help: 'largest accepted request body (413 above)', schema: int(1).default(1_048_576) },

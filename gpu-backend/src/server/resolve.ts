@@ -86,6 +86,8 @@ export function resolveRequest(kind: RouteKind, body: unknown, bundle: LoadedBun
     threshold: spec.threshold ?? config.defaultThreshold,
     klThreshold: spec.kl_threshold ?? config.defaultKlThreshold,
     klConfidence: spec.kl_confidence ?? config.defaultKlConfidence,
+    entropyThreshold: spec.entropy_threshold ?? config.defaultEntropyThreshold,
+    entropyWindow: spec.entropy_window ?? config.defaultEntropyWindow,
     temperature: r.temperature ?? config.defaultTemperature,
     topP: r.top_p ?? 1,
     topK: r.top_k ?? 0,

@@ -72,8 +72,8 @@ async function ensureModel(): Promise<string | null> {
  */
 function offerModes(available: Mode[] | null): void {
   const fallbacks: [HTMLSelectElement, Mode[]][] = [
-    [modeA, ['exact', 'target', 'kl', 'judge']],
-    [modeB, ['judge', 'kl', 'exact', 'target']],
+    [modeA, ['exact', 'target', 'kl', 'entropy', 'judge']],
+    [modeB, ['judge', 'kl', 'entropy', 'exact', 'target']],
   ];
   for (const [select, order] of fallbacks) {
     for (const option of select.options) {

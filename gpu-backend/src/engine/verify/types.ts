@@ -23,6 +23,10 @@ export interface VerifyInput {
   threshold: number;
   klThreshold: number;
   klConfidence: number;
+  /** entropy: lenient only where the target's entropy (nats) is at least this. */
+  entropyThreshold: number;
+  /** entropy: how many following draft tokens must be the target's argmax. */
+  entropyWindow: number;
 }
 
 /** How many draft tokens to keep, the token to append after them, and where each came from. */
