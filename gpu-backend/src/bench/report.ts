@@ -1,5 +1,5 @@
 import type { BenchSummary, SweepPoint } from './schema.ts';
-import { round } from './stats.ts';
+import { significant } from './stats.ts';
 
 /** File names of the plots next to report.md. */
 export const PLOT_FILES = {
@@ -8,8 +8,8 @@ export const PLOT_FILES = {
   gatewayLatency: 'gateway-latency.svg',
 } as const;
 
-const n = (x: number | null | undefined, d = 3): string => (x == null || !Number.isFinite(x) ? '—' : String(round(x, d)));
-const pct = (x: number | null | undefined): string => (x == null ? '—' : `${round(x * 100, 3)}%`);
+const n = (x: number | null | undefined, d = 3): string => (x == null || !Number.isFinite(x) ? '—' : String(significant(x, d)));
+const pct = (x: number | null | undefined): string => (x == null ? '—' : `${significant(x * 100, 3)}%`);
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
 const table = (head: string[], rows: (string | number)[][]) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
 
@@ -40,7 +40,7 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
       [[m.cpu_model, m.cores, `${m.memory_gib} GiB`, m.os, m.node, m.onnxruntime, `${n(m.load_avg_1m)} / ${n(m.load_avg_1m_end)}`]],
     ),
     '',
-    `Bundle: \`${s.bundle.name}\` (${s.bundle.dir})${s.bundle.judge ? `, judge head threshold ${n(s.bundle.judge.threshold)} (held-out ROC-AUC ${n(s.bundle.judge.held_out_roc_auc)}, precision ${n(s.bundle.judge.held_out_precision)}, recall ${n(s.bundle.judge.held_out_recall)})` : ', no judge head'}. ${s.config.prompts} prompts × ${s.config.rounds} round(s), ${s.config.max_tokens} new tokens each, temperature 0, K ∈ {${s.config.ks.join(', ')}}.`,
+    `Bundle: \`${s.bundle.name}\` (${s.bundle.dir})${s.bundle.judge ? `, judge head threshold ${n(s.bundle.judge.threshold)} (held-out ROC-AUC ${n(s.bundle.judge.held_out_roc_auc)}, precision ${n(s.bundle.judge.held_out_precision)}, recall ${n(s.bundle.judge.held_out_recall)})` : ', no judge head'}. ${s.config.prompts} prompts × ${s.config.rounds} significant(s), ${s.config.max_tokens} new tokens each, temperature 0, K ∈ {${s.config.ks.join(', ')}}.`,
     '',
     '## Goals',
     '',
