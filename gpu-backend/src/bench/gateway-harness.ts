@@ -1,4 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startServer, type RunningServer } from '../server/start.ts';
 // The gateway's one local launcher (also behind `npm start` and the e2e tests): wrangler.toml's settings, Miniflare.
 import { startGateway } from '../../../scripts/gateway.mjs';
@@ -9,6 +15,9 @@ export interface GatewayStack {
   /** Sent as `Authorization: Bearer …` to the gateway (a throwaway key whose hash the gateway is given). */
   apiKey: string;
   model: string;
+  /** Portkey's gateway in front of the same backend, for the comparison in the same run (null: it did not start, `portkeyError` says why). */
+  portkey: PortkeyGateway | null;
+  portkeyError?: string;
   close(): Promise<void>;
 }
 
@@ -38,10 +47,80 @@ export async function startGatewayStack(bundleDir: string): Promise<GatewayStack
       logLevel: 'error',
     });
     cleanups.push(() => gateway.stop());
-    const url = gateway.url;
-    return { backendUrl: server.url, gatewayUrl: url.origin, apiKey, model, close };
+    let portkey: PortkeyGateway | null = null;
+    let portkeyError: string | undefined;
+    try {
+      portkey = await startPortkey(server.url);
+      cleanups.push(() => portkey!.close());
+    } catch (err) {
+      portkeyError = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    }
+    return { backendUrl: server.url, gatewayUrl: gateway.url.origin, apiKey, model, portkey, portkeyError, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+export interface PortkeyGateway {
+  url: string;
+  /** Sent with every request: Portkey's OpenAI provider, pointed at our backend as a custom host. */
+  headers: Record<string, string>;
+  version: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Portkey's open-source gateway (`@portkey-ai/gateway`, a devDependency), on Node, on loopback, in front of
+ * `backendUrl` as an OpenAI-compatible provider (`x-portkey-provider: openai`, `x-portkey-custom-host`): the
+ * reference the bench compares our gateway's added latency with, in the same run.
+ */
+export async function startPortkey(backendUrl: string): Promise<PortkeyGateway> {
+  const require = createRequire(import.meta.url);
+  const pkgPath = require.resolve('@portkey-ai/gateway/package.json');
+  const { version } = JSON.parse(await readFile(pkgPath, 'utf8')) as { version: string };
+  const port = await freePort();
+  const args = [join(dirname(pkgPath), 'build/start-server.js'), `--port=${port}`, '--headless'];
+  // Node 20's fetch gives immutable Response headers, which Portkey appends to; Node 22+ needs no shim.
+  if (Number(process.versions.node.split('.')[0]) < 22) args.unshift('--import', fileURLToPath(new URL('./gateway-portkey-node20.mjs', import.meta.url)));
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+  let log = '';
+  proc.stdout.on('data', (d) => (log += d));
+  proc.stderr.on('data', (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const headers = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${backendUrl}/v1` };
+  const close = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`Portkey's gateway exited (${proc.exitCode}):\n${log}`);
+    try {
+      const res = await fetch(`${url}/v1/models`, { headers: { ...headers, authorization: 'Bearer unused' } });
+      await res.arrayBuffer();
+      if (res.status < 500) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await close();
+      throw new Error(`Portkey's gateway not ready in 30 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, headers, version, close };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
 }
