@@ -7,7 +7,7 @@ import { flightKey, joinFlight } from './join.ts';
 import { lookUpAnswer } from './lookup.ts';
 import { planGeneration } from './policy.ts';
 import { recordAnswer } from './record-answer.ts';
-import { capDemoTokens, parseGenerationRequest } from './request.ts';
+import { capDemoTokens, parseGenerationRequest } from './validate.ts';
 import { relayResponse, replayResponse } from './respond.ts';
 import { startUpstream } from './upstream.ts';
 

@@ -1,6 +1,6 @@
 import type { CachedAnswer } from '../cache/answer.ts';
 import type { AnswerStore } from '../cache/store.ts';
-import { logCacheError } from './log.ts';
+import { logCacheError } from './cache-errors.ts';
 import type { Generation } from './policy.ts';
 
 export interface Hit {

@@ -3,7 +3,7 @@ import type { BackendConfig, GatewayConfig } from '../config.ts';
 import { cacheKey, type GenerationKind } from '../cache/key.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import type { FingerprintCache } from '../upstream/fingerprint.ts';
-import type { GenerationRequest } from './request.ts';
+import type { GenerationRequest } from './validate.ts';
 
 /** What the cache may do for one request. */
 export type CachePolicy =

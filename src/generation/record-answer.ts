@@ -1,7 +1,7 @@
 import type { CachedAnswer } from '../cache/answer.ts';
 import type { AnswerStore } from '../cache/store.ts';
 import type { Flight } from '../upstream/flight.ts';
-import { logCacheError } from './log.ts';
+import { logCacheError } from './cache-errors.ts';
 import type { Generation } from './policy.ts';
 
 /**

@@ -6,7 +6,7 @@ import { flightKey, joinFlight } from './join.ts';
 import { lookUpAnswer } from './lookup.ts';
 import { planGeneration, type PolicyInput } from './policy.ts';
 import { recordAnswer } from './record-answer.ts';
-import { parseGenerationRequest } from './request.ts';
+import { parseGenerationRequest } from './validate.ts';
 import { startUpstream } from './upstream.ts';
 
 // Each generation stage called on its own, without Hono or a request context: plain data in, plain data out.

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { ApiError, readBodyWithin } from '@verdict/protocol';
 import { errorResponse } from './errors.ts';
 import { answerFingerprint } from './fingerprint.ts';
-import { notReady, respondJson, startRun } from './run.ts';
+import { notReady, respondJson, startRun } from './generation.ts';
 import { RequestRecord } from './record.ts';
 import { availableModes, resolveRequest, type RouteKind } from './resolve.ts';
 import type { ServerState } from './state.ts';
