@@ -26,4 +26,6 @@ export const DEV_API_KEY: string;
 export const LOCAL_CF: Record<string, unknown>;
 export function sha256Hex(text: string): string;
 export function startGateway(options?: GatewayOptions): Promise<RunningGateway>;
+/** A worker that only forwards to `backendUrl`, in the same Miniflare: the simulator's own share of the latency. */
+export function startForwardingWorker(backendUrl: string): Promise<{ url: URL; stop: () => Promise<void> }>;
 export function checkRateLimitPeriod(vars?: Record<string, unknown>, ratelimits?: Record<string, { simple?: { period?: number } }>): void;

@@ -98,6 +98,30 @@ export async function startGateway(options = {}) {
   return { url, miniflare: mf, stop: () => mf.dispose() };
 }
 
+/**
+ * The simulator alone, for measurements: a worker that only forwards each request to `backendUrl`, in the same
+ * Miniflare and workerd as the gateway (same compatibility date, same local cf object). What it adds to a request
+ * is the share of the gateway's added latency that is Miniflare's and workerd's, not our code's.
+ * @param {string} backendUrl
+ * @returns {Promise<{ url: URL, stop: () => Promise<void> }>}
+ */
+export async function startForwardingWorker(backendUrl) {
+  const config = unstable_readConfig({ config: CONFIG }, { hideWarnings: true });
+  const { Miniflare, Log, LogLevel } = await wranglerDependency('miniflare');
+  const mf = new Miniflare({
+    modules: true,
+    script: `export default { fetch(req) { const u = new URL(req.url); return fetch(${JSON.stringify(backendUrl)} + u.pathname + u.search, req); } };`,
+    compatibilityDate: config.compatibility_date,
+    compatibilityFlags: config.compatibility_flags,
+    host: '127.0.0.1',
+    port: 0,
+    cf: LOCAL_CF,
+    log: new Log(LogLevel.ERROR),
+  });
+  const url = await mf.ready;
+  return { url, stop: () => mf.dispose() };
+}
+
 /** RATE_LIMIT_PERIOD_S is sent as Retry-After: it must be the period of the rate-limit bindings, checked here at startup. */
 export function checkRateLimitPeriod(vars = {}, ratelimits = {}) {
   const declared = vars.RATE_LIMIT_PERIOD_S;

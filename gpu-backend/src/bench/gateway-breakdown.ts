@@ -11,14 +11,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { parseServerTiming } from '@verdict/protocol';
 import { unstable_startWorker } from 'wrangler';
 import { startServer } from '../server/start.ts';
-import { startGateway } from '../../../scripts/gateway.mjs';
+import { startForwardingWorker, startGateway } from '../../../scripts/gateway.mjs';
 import { startPortkey } from './gateway-harness.ts';
 import { percentile } from './stats.ts';
 
@@ -72,18 +71,9 @@ const wrangler = await unstable_startWorker({
 await wrangler.ready;
 add('wrangler', (await wrangler.url).href, auth, true, () => wrangler.dispose());
 
-// The simulator alone: Miniflare (wrangler's copy, as the launcher uses) running a worker that only forwards.
-const fromWrangler = createRequire(join(ROOT, 'node_modules/wrangler/package.json'));
-const { Miniflare } = (await import(pathToFileURL(fromWrangler.resolve('miniflare')).href)) as { Miniflare: new (o: object) => { ready: Promise<URL>; dispose(): Promise<void> } };
-const bare = new Miniflare({
-  modules: true,
-  script: `export default { fetch(req) { const u = new URL(req.url); return fetch(${JSON.stringify(server.url)} + u.pathname + u.search, req); } };`,
-  compatibilityDate: '2025-09-01',
-  host: '127.0.0.1',
-  port: 0,
-  cf: { colo: 'LOCAL' },
-});
-add('bare-proxy', (await bare.ready).href, {}, false, () => bare.dispose());
+// The simulator alone: a worker that only forwards, in the same Miniflare (scripts/gateway.mjs).
+const bare = await startForwardingWorker(server.url);
+add('bare-proxy', bare.url.href, {}, false, bare.stop);
 
 const portkey = await startPortkey(server.url);
 add(`portkey ${portkey.version}`, portkey.url, { ...portkey.headers, authorization: 'Bearer unused' }, false, portkey.close);

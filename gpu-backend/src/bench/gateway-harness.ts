@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, type RunningServer } from '../server/start.ts';
 // The gateway's one local launcher (also behind `npm start` and the e2e tests): wrangler.toml's settings, Miniflare.
-import { startGateway } from '../../../scripts/gateway.mjs';
+import { startForwardingWorker, startGateway } from '../../../scripts/gateway.mjs';
 
 export interface GatewayStack {
   backendUrl: string;
@@ -18,6 +18,8 @@ export interface GatewayStack {
   /** Portkey's gateway in front of the same backend, for the comparison in the same run (null: it did not start, `portkeyError` says why). */
   portkey: PortkeyGateway | null;
   portkeyError?: string;
+  /** A worker that only forwards to the backend, in the same Miniflare: the simulator's own share. */
+  forwardingUrl: string;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,8 @@ export async function startGatewayStack(bundleDir: string): Promise<GatewayStack
       logLevel: 'error',
     });
     cleanups.push(() => gateway.stop());
+    const forwarding = await startForwardingWorker(server.url);
+    cleanups.push(() => forwarding.stop());
     let portkey: PortkeyGateway | null = null;
     let portkeyError: string | undefined;
     try {
@@ -55,7 +59,7 @@ export async function startGatewayStack(bundleDir: string): Promise<GatewayStack
     } catch (err) {
       portkeyError = err instanceof Error ? err.message.split('\n')[0] : String(err);
     }
-    return { backendUrl: server.url, gatewayUrl: gateway.url.origin, apiKey, model, portkey, portkeyError, close };
+    return { backendUrl: server.url, gatewayUrl: gateway.url.origin, apiKey, model, portkey, portkeyError, forwardingUrl: forwarding.url.origin, close };
   } catch (err) {
     await close();
     throw err;

@@ -92,7 +92,10 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
     const hitEdge: number[] = [];
     const streamUpstream: number[] = [];
     // Pass-through (no-store) through our gateway and through Portkey's: same payloads, same rotation.
-    const pass: Record<'json' | 'stream', { verdict: number[]; portkey: number[] }> = { json: { verdict: [], portkey: [] }, stream: { verdict: [], portkey: [] } };
+    const pass: Record<'json' | 'stream', { verdict: number[]; portkey: number[]; simulator: number[] }> = {
+      json: { verdict: [], portkey: [], simulator: [] },
+      stream: { verdict: [], portkey: [], simulator: [] },
+    };
     for (const stream of [false, true]) {
       for (let i = 0; i < WARMUP + opts.samples; i++) {
         const payload = body(seed++, stream);
@@ -101,6 +104,7 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
           { name: 'direct', run: () => send(stack.backendUrl, payload) },
           { name: 'via', run: () => send(stack.gatewayUrl, payload) },
           { name: 'nostore', run: () => send(stack.gatewayUrl, payload, { 'cache-control': 'no-store' }) },
+          { name: 'simulator', run: () => send(stack.forwardingUrl, payload) },
           ...(stack.portkey ? [{ name: 'portkey', run: () => send(stack.portkey!.url, payload) }] : []),
         ];
         const got: Record<string, Timed> = {};
@@ -108,13 +112,14 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
           const leg = legs[(k + i) % legs.length];
           got[leg.name] = await leg.run();
         }
-        const { via, direct, nostore, portkey } = got;
+        const { via, direct, nostore, portkey, simulator } = got;
         expectCache(via, 'MISS', `a ${stream ? 'stream' : 'request'} with a new seed`);
         expectCache(nostore, 'BYPASS', `a ${stream ? 'stream' : 'request'} sent with cache-control: no-store`);
         if (i < WARMUP) continue;
         const p = pass[stream ? 'stream' : 'json'];
         p.verdict.push(stream ? nostore.ttfbMs : nostore.totalMs);
         if (portkey) p.portkey.push(stream ? portkey.ttfbMs : portkey.totalMs);
+        p.simulator.push(stream ? simulator.ttfbMs : simulator.totalMs);
         if (stream) {
           ttfbDirect.push(direct.ttfbMs);
           ttfbGateway.push(via.ttfbMs);
@@ -176,6 +181,8 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
       concurrency: opts.concurrency,
       passthrough_overhead_p50_ms: p50(pass.json.verdict) - p50(missDirect),
       passthrough_stream_ttfb_overhead_p50_ms: p50(pass.stream.verdict) - p50(ttfbDirect),
+      simulator_overhead_p50_ms: p50(pass.json.simulator) - p50(missDirect),
+      simulator_stream_ttfb_overhead_p50_ms: p50(pass.stream.simulator) - p50(ttfbDirect),
       portkey_overhead_p50_ms: stack.portkey ? p50(pass.json.portkey) - p50(missDirect) : null,
       portkey_stream_ttfb_overhead_p50_ms: stack.portkey ? p50(pass.stream.portkey) - p50(ttfbDirect) : null,
       portkey: stack.portkey ? `@portkey-ai/gateway ${stack.portkey.version}` : `not measured: ${stack.portkeyError ?? 'unknown'}`,

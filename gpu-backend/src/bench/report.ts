@@ -104,6 +104,8 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
           ['pass-through (`cache-control: no-store`): added to a request, ours', n(g.passthrough_overhead_p50_ms), '—'],
           ['pass-through: added to a request, Portkey\'s gateway', n(g.portkey_overhead_p50_ms), '—'],
           ['pass-through: added to a stream\'s first byte, ours', n(g.passthrough_stream_ttfb_overhead_p50_ms), '—'],
+          ['of which the simulator alone (a forwarding worker in the same Miniflare): request', n(g.simulator_overhead_p50_ms), '—'],
+          ['of which the simulator alone: a stream\'s first byte', n(g.simulator_stream_ttfb_overhead_p50_ms), '—'],
           ['pass-through: added to a stream\'s first byte, Portkey\'s gateway', n(g.portkey_stream_ttfb_overhead_p50_ms), '—'],
           ['loopback floor: GET /healthz straight to the backend', n(g.loopback_floor_p50_ms), '—'],
           ['time inside the worker (Server-Timing `edge`) on a hit', n(g.hit_edge_p50_ms), '—'],
