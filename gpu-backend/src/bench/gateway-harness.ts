@@ -93,11 +93,17 @@ export async function startPortkey(backendUrl: string): Promise<PortkeyGateway> 
   proc.stderr.on('data', (d) => (log += d));
   const url = `http://127.0.0.1:${port}`;
   const headers = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${backendUrl}/v1` };
+  // Never outlive the bench, even when it fails before close(); and never wait on a SIGTERM for long.
+  const killOnExit = () => proc.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const close = async () => {
+    process.off('exit', killOnExit);
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
     await exited;
+    clearTimeout(timer);
   };
   const deadline = Date.now() + 30_000;
   for (;;) {
