@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEV_API_KEY, startGateway } from './dev-gateway.mjs';
+import { DEV_API_KEY, startGateway } from './gateway.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VERDICT = `${ROOT}gpu-backend/bin/verdict.mjs`;
@@ -25,7 +25,7 @@ if (!existsSync(`${bundle}/bundle.json`)) {
 const backendUrl = `http://127.0.0.1:${backendPort}`;
 const backend = spawn(process.execPath, [VERDICT, 'serve', '--bundle', bundle, '--port', String(backendPort), '--host', '127.0.0.1'], { stdio: 'inherit' });
 const backendExited = new Promise((resolve) => backend.once('exit', (code, signal) => resolve(code ?? signal)));
-// wrangler installs its own SIGINT handling and may end this process first: never leave the backend orphaned.
+// Never leave the backend orphaned, however this process ends.
 process.on('exit', () => {
   if (backend.exitCode === null && backend.signalCode === null) backend.kill('SIGTERM');
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEMO_MAX_TOKENS } from './demo/presets.ts';
 import type { GatewayEnv } from './env.ts';
 
 /** One `verdict serve` behind the gateway. */
@@ -27,7 +28,7 @@ export interface GatewayConfig {
   corsOrigins: string[];
   rateLimitPeriodS: number;
   apiKeyHashes: Set<string>;
-  /** Largest max_tokens a public demo route generates; bigger requests are clamped to it. */
+  /** Largest max_tokens a public demo route generates; bigger requests are clamped to it (default: the demo page's own DEMO_MAX_TOKENS). */
   demoMaxTokens: number;
   /** Caps on replaying a cached stream at its recorded pace. */
   replayMaxGapMs: number;
@@ -107,7 +108,7 @@ export function loadConfig(env: GatewayEnv): GatewayConfig {
     corsOrigins: list(env.CORS_ORIGINS ?? '*'),
     rateLimitPeriodS: positiveInt(env, 'RATE_LIMIT_PERIOD_S', 60),
     apiKeyHashes: new Set(hashes),
-    demoMaxTokens: positiveInt(env, 'DEMO_MAX_TOKENS', 256),
+    demoMaxTokens: positiveInt(env, 'DEMO_MAX_TOKENS', DEMO_MAX_TOKENS),
     replayMaxGapMs: positiveInt(env, 'REPLAY_MAX_GAP_MS', 250),
     replayMaxTotalMs: positiveInt(env, 'REPLAY_MAX_TOTAL_MS', 8000),
     maxBodyBytes: positiveInt(env, 'MAX_BODY_BYTES', 1_048_576),

@@ -1,6 +1,5 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { loadConfig } from './config.ts';
-import { FlightRegistry } from './cache/single-flight.ts';
 import { auth } from './middleware/auth/index.ts';
 import { bodyLimit } from './middleware/body-limit/index.ts';
 import { cors } from './middleware/cors/index.ts';
@@ -11,29 +10,18 @@ import { chatCompletions } from './routes/chat.ts';
 import { completions } from './routes/completions.ts';
 import { healthz } from './routes/health.ts';
 import { listModels } from './routes/models.ts';
-import type { AppEnv, GatewayState } from './state.ts';
-import { FingerprintCache } from './upstream/fingerprint.ts';
-import { HealthTracker } from './upstream/health.ts';
+import type { AppEnv } from './context.ts';
+import { createGatewayState, type GatewayState, type StateOptions } from './gateway-state.ts';
 
-export interface GatewayOptions {
-  /** The fetch used for backend calls (tests pass a fake upstream). Defaults to the global fetch. */
-  fetch?: typeof fetch;
-  /** Uniform [0, 1) source for the weighted backend draw (tests pin it). Defaults to Math.random. */
-  random?: () => number;
-}
+/** `fetch`: the fetch used for backend calls (tests pass a fake upstream); `random`: the weighted draw's source (tests pin it). */
+export type GatewayOptions = StateOptions;
 
 /** Loads the config once per env and the per-isolate state once per app (health depends on the config). */
 function configAndState(options: GatewayOptions): MiddlewareHandler<AppEnv> {
   let state: GatewayState | undefined;
   return async (c, next) => {
     const config = loadConfig(c.env);
-    state ??= {
-      health: new HealthTracker(config.healthFailures, config.healthCooldownMs),
-      fingerprints: new FingerprintCache(),
-      flights: new FlightRegistry(),
-      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-      random: options.random ?? Math.random,
-    };
+    state ??= createGatewayState(config, options);
     c.set('config', config);
     c.set('state', state);
     return next();

@@ -4,3 +4,5 @@ export * from './requests.ts';
 export * from './responses.ts';
 export * from './server-timing.ts';
 export * from './sse.ts';
+export * from './body.ts';
+export * from './numbers.ts';

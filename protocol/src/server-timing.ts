@@ -1,3 +1,5 @@
+import { round } from './numbers.ts';
+
 /** `Server-Timing` (W3C): `name;dur=1.2;desc="text", name2;dur=3`. Used by the backend, the gateway and the demo page. */
 export interface ServerTimingEntry {
   name: string;
@@ -12,7 +14,7 @@ export function formatServerTiming(entries: ServerTimingEntry[]): string {
     .map((e) => {
       if (!TOKEN.test(e.name)) throw new Error(`invalid Server-Timing metric name ${JSON.stringify(e.name)}`);
       let s = e.name;
-      if (e.dur != null && Number.isFinite(e.dur)) s += `;dur=${Math.round(e.dur * 1000) / 1000}`;
+      if (e.dur != null && Number.isFinite(e.dur)) s += `;dur=${round(e.dur)}`;
       if (e.desc != null) s += `;desc=${TOKEN.test(e.desc) ? e.desc : JSON.stringify(e.desc)}`;
       return s;
     })

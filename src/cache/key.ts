@@ -1,3 +1,4 @@
+import { sha256Hex } from '../shared/sha256.ts';
 import { messageText, promptText, requestedLogprobs, requestedMaxTokens, stopList, type ChatCompletionRequest, type CompletionRequest } from '@verdict/protocol';
 
 export type GenerationKind = 'chat' | 'completion';
@@ -41,11 +42,6 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** The cache (and single-flight) key: scope (API key hash or "public") + model fingerprint + normalised request. */

@@ -1,5 +1,5 @@
 import { sseData, SSE_DONE } from '@verdict/protocol';
-import type { CachedAnswer } from './record.ts';
+import type { CachedAnswer } from './answer.ts';
 
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,4 +1,4 @@
-import type { Flight } from './flight.ts';
+import type { Flight } from '../upstream/flight.ts';
 
 /**
  * In-flight generations by cache key, within one isolate: an identical deterministic request arriving while

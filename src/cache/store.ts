@@ -1,4 +1,4 @@
-import type { CachedAnswer } from './record.ts';
+import type { CachedAnswer } from './answer.ts';
 
 export const CACHE_NAME = 'verdict-answers';
 // The Cache API keys on URLs; this host is never fetched, it only names entries.

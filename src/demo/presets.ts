@@ -16,7 +16,10 @@ export const DEMO_PRESETS: readonly DemoPreset[] = [
   { id: 'code', title: 'Reverse a string', prompt: 'Write a TypeScript function that reverses a string.' },
 ];
 
-/** The most tokens a demo asks for. The gateway caps demo traffic too; this keeps the page within it. */
+/**
+ * The most tokens a demo asks for, and the gateway's cap on every public route (config.ts; a DEMO_MAX_TOKENS var
+ * overrides the cap): the one place this number is set.
+ */
 export const DEMO_MAX_TOKENS = 128;
 
 export function findPreset(id: string): DemoPreset | undefined {

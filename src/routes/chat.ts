@@ -1,4 +1,4 @@
-import type { AppContext } from '../state.ts';
+import type { AppContext } from '../context.ts';
 import { handleGeneration } from '../generation/handle.ts';
 
 export const chatCompletions = (c: AppContext) => handleGeneration(c, 'chat');

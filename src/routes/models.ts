@@ -1,24 +1,14 @@
 import { ApiError, type ModelList } from '@verdict/protocol';
-import { candidates } from '../upstream/forward.ts';
-import type { AppContext } from '../state.ts';
+import type { AppContext } from '../context.ts';
 
 /** GET /v1/models: the union of what the healthy backends serve (first backend wins on duplicate ids). */
 export async function listModels(c: AppContext): Promise<Response> {
   const { config, state } = c.var;
-  const backends = await candidates(config, state, undefined);
-  const lists = await Promise.all(
-    backends.map(async (b) => {
-      try {
-        const res = await state.fetch(`${b.url}/v1/models`, { headers: b.authorization ? { authorization: b.authorization } : {}, signal: AbortSignal.timeout(config.upstreamTimeoutMs) });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        state.health.recordSuccess(b.url);
-        return ((await res.json()) as ModelList).data ?? [];
-      } catch {
-        state.health.recordFailure(b.url);
-        return null;
-      }
-    }),
-  );
+  const backends = await state.upstream.candidates(config, undefined);
+  const lists = await Promise.all(backends.map(async (b) => {
+    const list = await state.upstream.getJson<ModelList>(config, b, '/v1/models');
+    return list ? (list.data ?? []) : null;
+  }));
   if (lists.every((l) => l === null)) throw new ApiError(503, 'No backend answered the model list; try again shortly', 'service_unavailable', null, 'no_healthy_backend', {
       'retry-after': String(Math.ceil(config.healthCooldownMs / 1000)),
     });

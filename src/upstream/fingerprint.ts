@@ -1,11 +1,13 @@
 import type { BackendConfig, GatewayConfig } from '../config.ts';
-import type { GatewayState } from '../state.ts';
+import type { UpstreamClient } from './client.ts';
 
 interface Entry {
   /** Model id → fingerprint, as this backend's GET /v1/models listed them. */
   models: Map<string, string>;
   expires: number;
 }
+
+type ModelListing = { data?: { id?: string; x_verdict?: { fingerprint?: string } }[] };
 
 /**
  * Each backend's fingerprint of each model (weights + tokenizer + settings), from that backend's own
@@ -18,21 +20,24 @@ export class FingerprintCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Entry | null>>();
 
-  constructor(private readonly ttlMs = 60_000) {}
+  constructor(
+    private readonly upstream: UpstreamClient,
+    private readonly ttlMs = 60_000,
+  ) {}
 
   /** The fingerprint of `model` on each of `backends`, by backend url; null where it is unknown. */
-  async forBackends(config: GatewayConfig, state: GatewayState, backends: BackendConfig[], model: string): Promise<Map<string, string | null>> {
-    const found = await Promise.all(backends.map((b) => this.of(config, state, b, model)));
+  async forBackends(config: GatewayConfig, backends: BackendConfig[], model: string): Promise<Map<string, string | null>> {
+    const found = await Promise.all(backends.map((b) => this.of(config, b, model)));
     return new Map(backends.map((b, i) => [b.url, found[i]]));
   }
 
   /** The fingerprint of `model` on one backend (null: the backend did not answer its list, or lacks the model). */
-  async of(config: GatewayConfig, state: GatewayState, backend: BackendConfig, model: string): Promise<string | null> {
+  async of(config: GatewayConfig, backend: BackendConfig, model: string): Promise<string | null> {
     let entry = this.entries.get(backend.url);
     if (!entry || entry.expires <= Date.now()) {
       let p = this.pending.get(backend.url);
       if (!p) {
-        p = this.fetchList(config, state, backend).finally(() => this.pending.delete(backend.url));
+        p = this.fetchList(config, backend).finally(() => this.pending.delete(backend.url));
         this.pending.set(backend.url, p);
       }
       entry = (await p) ?? undefined;
@@ -40,24 +45,10 @@ export class FingerprintCache {
     return entry?.models.get(model) ?? null;
   }
 
-  private async fetchList(config: GatewayConfig, state: GatewayState, backend: BackendConfig): Promise<Entry | null> {
-    let list: { data?: { id?: string; x_verdict?: { fingerprint?: string } }[] };
-    try {
-      const res = await state.fetch(`${backend.url}/v1/models`, {
-        headers: backend.authorization ? { authorization: backend.authorization } : {},
-        signal: AbortSignal.timeout(config.upstreamTimeoutMs),
-      });
-      if (!res.ok) {
-        await res.body?.cancel();
-        if (res.status >= 500) state.health.recordFailure(backend.url);
-        return null;
-      }
-      list = await res.json();
-    } catch {
-      // no fingerprint → nothing is looked up or stored under this backend; the generation call reports the real error
-      state.health.recordFailure(backend.url);
-      return null;
-    }
+  private async fetchList(config: GatewayConfig, backend: BackendConfig): Promise<Entry | null> {
+    // No list → no fingerprint → nothing is looked up or stored under this backend; the generation call reports the real error.
+    const list = await this.upstream.getJson<ModelListing>(config, backend, '/v1/models');
+    if (!list) return null;
     const models = new Map<string, string>();
     for (const m of list.data ?? []) {
       const fingerprint = m.x_verdict?.fingerprint;

@@ -1,5 +1,3 @@
-import type { BackendConfig } from '../config.ts';
-
 interface BackendHealth {
   failures: number;
   /** While now < downUntil the backend is skipped; after it, one /readyz probe decides. */
@@ -9,8 +7,8 @@ interface BackendHealth {
 
 /**
  * Passive health per backend within an isolate: `failureLimit` consecutive failures put a backend in
- * cool-down; when the cool-down ends, the next request probes `/readyz` once (shared by concurrent requests)
- * and either brings it back or starts a new cool-down.
+ * cool-down; when the cool-down ends, the next request probes it once (`/readyz`, shared by concurrent requests)
+ * and either brings it back or starts a new cool-down. What counts as a failure is `isBackendFailure` (client.ts).
  */
 export class HealthTracker {
   private readonly state = new Map<string, BackendHealth>();
@@ -39,25 +37,18 @@ export class HealthTracker {
     if (s.failures >= this.failureLimit) s.downUntil = this.now() + this.cooldownMs;
   }
 
-  async isUsable(backend: BackendConfig, fetcher: typeof fetch): Promise<boolean> {
-    const s = this.state.get(backend.url);
+  /** Whether to send this backend requests; after a cool-down, `probe` (shared by concurrent callers) decides. */
+  async isUsable(url: string, probe: () => Promise<boolean>): Promise<boolean> {
+    const s = this.state.get(url);
     if (!s || s.downUntil === 0) return true;
     if (s.downUntil > this.now()) return false;
-    s.probe ??= this.probe(backend, fetcher).finally(() => (s.probe = undefined));
+    s.probe ??= probe()
+      .then((ok) => {
+        if (ok) this.recordSuccess(url);
+        else this.of(url).downUntil = this.now() + this.cooldownMs;
+        return ok;
+      })
+      .finally(() => (s.probe = undefined));
     return s.probe;
-  }
-
-  private async probe(backend: BackendConfig, fetcher: typeof fetch): Promise<boolean> {
-    let ok = false;
-    try {
-      const res = await fetcher(`${backend.url}/readyz`, { headers: backend.authorization ? { authorization: backend.authorization } : {}, signal: AbortSignal.timeout(5000) });
-      ok = res.ok;
-      await res.body?.cancel();
-    } catch {
-      ok = false;
-    }
-    if (ok) this.recordSuccess(backend.url);
-    else this.of(backend.url).downUntil = this.now() + this.cooldownMs;
-    return ok;
   }
 }

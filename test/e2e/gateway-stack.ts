@@ -5,8 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-// @ts-expect-error plain ESM script without types
-import { startGateway } from '../../scripts/dev-gateway.mjs';
+import { startGateway } from '../../scripts/gateway.mjs';
 import { synthBundle } from '../../gpu-backend/src/synth/synth-bundle.ts';
 // One reader of Prometheus text and one of SSE bodies for every test project.
 export { scrape } from '../../gpu-backend/test/server-helpers.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentOf, scrape, sseEvents, startBackend, startGatewayFor, synthSlowBundle, synthTinyBundle, total, waitFor, withoutTimings, type Backend, type Gateway } from './gateway-stack.ts';
 
 // The real stack: two `verdict serve` processes on the tiny synthetic bundle (CPU) and the worker in
-// Miniflare (wrangler's unstable_startWorker, the same bundling as `wrangler dev`) in front of them.
+// Miniflare (scripts/gateway.mjs: wrangler.toml's settings, the launcher npm start and the bench use too) in front of them.
 const KEY_A = 'sk-e2e-alice';
 const KEY_B = 'sk-e2e-bob';
 const MODEL = 'synth-tiny';

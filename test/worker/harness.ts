@@ -1,6 +1,6 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { createGateway } from '../../src/index.ts';
-import { sha256Hex } from '../../src/cache/key.ts';
+import { sha256Hex } from '../../src/shared/sha256.ts';
 import type { GatewayEnv } from '../../src/env.ts';
 import { FakeBackends, type FakeBackendOptions } from './fake-backend.ts';
 

@@ -1,8 +1,9 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { ChatCompletionRequestSchema, parseServerTiming } from '@verdict/protocol';
-import { cacheKey, sha256Hex } from '../../src/cache/key.ts';
-import type { CachedAnswer } from '../../src/cache/record.ts';
+import { cacheKey } from '../../src/cache/key.ts';
+import type { CachedAnswer } from '../../src/cache/answer.ts';
+import { sha256Hex } from '../../src/shared/sha256.ts';
 import { AnswerStore, CACHE_NAME, KEY_ORIGIN, KV_MAX_VALUE_BYTES, KV_PREFIX } from '../../src/cache/store.ts';
 import { sseEvents } from './fake-backend.ts';
 import { chat, harness, KEY_A, KEY_B } from './harness.ts';

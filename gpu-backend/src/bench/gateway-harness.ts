@@ -1,13 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startServer, type RunningServer } from '../server/start.ts';
-
-/** The repository root (the gateway worker's package): gpu-backend/src/bench → ../../.. */
-const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+// The gateway's one local launcher (also behind `npm start` and the e2e tests): wrangler.toml's settings, Miniflare.
+import { startForwardingWorker, startGateway } from '../../../scripts/gateway.mjs';
 
 export interface GatewayStack {
   backendUrl: string;
@@ -15,54 +15,19 @@ export interface GatewayStack {
   /** Sent as `Authorization: Bearer …` to the gateway (a throwaway key whose hash the gateway is given). */
   apiKey: string;
   model: string;
+  /** Portkey's gateway in front of the same backend, for the comparison in the same run (null: it did not start, `portkeyError` says why). */
+  portkey: PortkeyGateway | null;
+  portkeyError?: string;
+  /** A worker that only forwards to the backend, in the same Miniflare: the simulator's own share. */
+  forwardingUrl: string;
   close(): Promise<void>;
 }
 
-/** The slice of Miniflare 4's API used here. */
-interface MiniflareInstance {
-  ready: Promise<URL>;
-  dispose(): Promise<void>;
-}
-type MiniflareClass = new (options: Record<string, unknown>) => MiniflareInstance;
-
 /**
- * The Miniflare that `wrangler dev` itself runs (wrangler's own dependency), not whichever version
- * another package hoisted to the root: the bench measures the gateway as it is developed.
- */
-async function wranglerMiniflare(): Promise<MiniflareClass> {
-  const fromWrangler = createRequire(join(REPO_ROOT, 'node_modules/wrangler/package.json'));
-  const mod = (await import(pathToFileURL(fromWrangler.resolve('miniflare')).href)) as { Miniflare?: MiniflareClass; default?: { Miniflare?: MiniflareClass } };
-  const Miniflare = mod.Miniflare ?? mod.default?.Miniflare;
-  if (!Miniflare) throw new Error("cannot load Miniflare from wrangler's dependencies (is wrangler installed at the repository root?)");
-  return Miniflare;
-}
-
-/**
- * Bundles the worker (src/index.ts) with esbuild as wrangler would, into a temp directory.
- * Node built-ins stay external: workerd provides them under nodejs_compat.
- */
-async function bundleWorker(outDir: string): Promise<string> {
-  const esbuild = await import('esbuild');
-  const outfile = join(outDir, 'worker.mjs');
-  await esbuild.build({
-    entryPoints: [join(REPO_ROOT, 'src/index.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    mainFields: ['module', 'main'],
-    conditions: ['workerd', 'worker', 'browser', 'import'],
-    external: ['node:*', 'cloudflare:*'],
-    outfile,
-    logLevel: 'silent',
-  });
-  return outfile;
-}
-
-/**
- * Starts the real backend (`verdict serve` in this process, one worker thread) on `bundleDir` and
- * the real gateway in Miniflare (workerd, loopback) pointed at it. Rate limits are bound with a
- * limit the load loop cannot reach, so their lookup cost is measured but they never answer 429.
+ * Starts the real backend (`verdict serve` in this process, one worker thread) on `bundleDir` and the real
+ * gateway pointed at it, through the same launcher as `npm start` (wrangler.toml's settings, Miniflare on
+ * loopback). Rate limits are bound with a limit the load loop cannot reach, so their lookup cost is measured
+ * but they never answer 429.
  */
 export async function startGatewayStack(bundleDir: string): Promise<GatewayStack> {
   const server: RunningServer = await startServer({ bundle: bundleDir, port: 0, logLevel: 'silent', workers: 1, concurrency: 4 });
@@ -74,37 +39,98 @@ export async function startGatewayStack(bundleDir: string): Promise<GatewayStack
     await server.ready;
     const model = server.state.bundle?.manifest.name;
     if (!model) throw new Error('the backend started without a bundle');
-    const dir = await mkdtemp(join(tmpdir(), 'verdict-bench-gw-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const scriptPath = await bundleWorker(dir);
     const apiKey = `vbench-${randomBytes(12).toString('hex')}`;
-    const Miniflare = await wranglerMiniflare();
-    const mf = new Miniflare({
-      modules: true,
-      scriptPath,
-      // Module names are paths relative to this root; the default (cwd) would need '..' to reach the temp dir.
-      modulesRoot: dir,
-      compatibilityDate: '2025-09-01',
-      compatibilityFlags: ['nodejs_compat', 'enable_request_signal'],
-      host: '127.0.0.1',
+    const gateway = await startGateway({
+      backends: [{ url: server.url, weight: 1, models: ['*'] }],
       port: 0,
-      bindings: {
-        BACKENDS: JSON.stringify([{ url: server.url, weight: 1, models: ['*'] }]),
-        PUBLIC_ROUTES: '/healthz',
-        CACHE_TTLS: JSON.stringify({ default: 3600 }),
-        API_KEY_HASHES: createHash('sha256').update(apiKey).digest('hex'),
-      },
-      kvNamespaces: ['API_KEYS'],
-      ratelimits: {
-        KEY_LIMITER: { namespace_id: '1001', simple: { limit: 1_000_000_000, period: 60 } },
-        IP_LIMITER: { namespace_id: '1002', simple: { limit: 1_000_000_000, period: 60 } },
-      },
+      apiKeys: [apiKey],
+      // The load loop must never be answered 429: the bindings stay (their lookup cost is measured), the limits go up.
+      rateLimits: { KEY_LIMITER: { limit: 1_000_000_000 }, IP_LIMITER: { limit: 1_000_000_000 } },
+      logLevel: 'error',
     });
-    cleanups.push(() => mf.dispose());
-    const url = await mf.ready;
-    return { backendUrl: server.url, gatewayUrl: url.origin, apiKey, model, close };
+    cleanups.push(() => gateway.stop());
+    const forwarding = await startForwardingWorker(server.url);
+    cleanups.push(() => forwarding.stop());
+    let portkey: PortkeyGateway | null = null;
+    let portkeyError: string | undefined;
+    try {
+      portkey = await startPortkey(server.url);
+      cleanups.push(() => portkey!.close());
+    } catch (err) {
+      portkeyError = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    }
+    return { backendUrl: server.url, gatewayUrl: gateway.url.origin, apiKey, model, portkey, portkeyError, forwardingUrl: forwarding.url.origin, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+export interface PortkeyGateway {
+  url: string;
+  /** Sent with every request: Portkey's OpenAI provider, pointed at our backend as a custom host. */
+  headers: Record<string, string>;
+  version: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Portkey's open-source gateway (`@portkey-ai/gateway`, a devDependency), on Node, on loopback, in front of
+ * `backendUrl` as an OpenAI-compatible provider (`x-portkey-provider: openai`, `x-portkey-custom-host`): the
+ * reference the bench compares our gateway's added latency with, in the same run.
+ */
+export async function startPortkey(backendUrl: string): Promise<PortkeyGateway> {
+  const require = createRequire(import.meta.url);
+  const pkgPath = require.resolve('@portkey-ai/gateway/package.json');
+  const { version } = JSON.parse(await readFile(pkgPath, 'utf8')) as { version: string };
+  const port = await freePort();
+  const args = [join(dirname(pkgPath), 'build/start-server.js'), `--port=${port}`, '--headless'];
+  // Node 20's fetch gives immutable Response headers, which Portkey appends to; Node 22+ needs no shim.
+  if (Number(process.versions.node.split('.')[0]) < 22) args.unshift('--import', fileURLToPath(new URL('./gateway-portkey-node20.mjs', import.meta.url)));
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+  let log = '';
+  proc.stdout.on('data', (d) => (log += d));
+  proc.stderr.on('data', (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const headers = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${backendUrl}/v1` };
+  // Never outlive the bench, even when it fails before close(); and never wait on a SIGTERM for long.
+  const killOnExit = () => proc.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const close = async () => {
+    process.off('exit', killOnExit);
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`Portkey's gateway exited (${proc.exitCode}):\n${log}`);
+    try {
+      const res = await fetch(`${url}/v1/models`, { headers: { ...headers, authorization: 'Bearer unused' } });
+      await res.arrayBuffer();
+      if (res.status < 500) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await close();
+      throw new Error(`Portkey's gateway not ready in 30 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, headers, version, close };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
 }

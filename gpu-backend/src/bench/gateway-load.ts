@@ -51,8 +51,9 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
       stream,
       speculative: { mode: 'target' },
     });
-  const send = async (base: string, payload: string | null): Promise<Timed> => {
-    const headers: Record<string, string> = { authorization: `Bearer ${stack.apiKey}` };
+  const portkeyHeaders = stack.portkey ? { ...stack.portkey.headers, authorization: 'Bearer unused' } : {};
+  const send = async (base: string, payload: string | null, extra: Record<string, string> = {}): Promise<Timed> => {
+    const headers: Record<string, string> = { authorization: `Bearer ${stack.apiKey}`, ...(base === stack.portkey?.url ? portkeyHeaders : {}), ...extra };
     if (payload) headers['content-type'] = 'application/json';
     const t0 = performance.now();
     const res = await request(`${base}${payload ? '/v1/chat/completions' : '/healthz'}`, {
@@ -90,15 +91,35 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
     const missEdge: number[] = [];
     const hitEdge: number[] = [];
     const streamUpstream: number[] = [];
+    // Pass-through (no-store) through our gateway and through Portkey's: same payloads, same rotation.
+    const pass: Record<'json' | 'stream', { verdict: number[]; portkey: number[]; simulator: number[] }> = {
+      json: { verdict: [], portkey: [], simulator: [] },
+      stream: { verdict: [], portkey: [], simulator: [] },
+    };
     for (const stream of [false, true]) {
       for (let i = 0; i < WARMUP + opts.samples; i++) {
         const payload = body(seed++, stream);
-        const viaFirst = i % 2 === 0;
-        const a = await send(viaFirst ? stack.gatewayUrl : stack.backendUrl, payload);
-        const b = await send(viaFirst ? stack.backendUrl : stack.gatewayUrl, payload);
-        const [via, direct] = viaFirst ? [a, b] : [b, a];
+        // Direct, the gateway (a miss), the gateway with no-store, and Portkey, in a rotating order.
+        const legs = [
+          { name: 'direct', run: () => send(stack.backendUrl, payload) },
+          { name: 'via', run: () => send(stack.gatewayUrl, payload) },
+          { name: 'nostore', run: () => send(stack.gatewayUrl, payload, { 'cache-control': 'no-store' }) },
+          { name: 'simulator', run: () => send(stack.forwardingUrl, payload) },
+          ...(stack.portkey ? [{ name: 'portkey', run: () => send(stack.portkey!.url, payload) }] : []),
+        ];
+        const got: Record<string, Timed> = {};
+        for (let k = 0; k < legs.length; k++) {
+          const leg = legs[(k + i) % legs.length];
+          got[leg.name] = await leg.run();
+        }
+        const { via, direct, nostore, portkey, simulator } = got;
         expectCache(via, 'MISS', `a ${stream ? 'stream' : 'request'} with a new seed`);
+        expectCache(nostore, 'BYPASS', `a ${stream ? 'stream' : 'request'} sent with cache-control: no-store`);
         if (i < WARMUP) continue;
+        const p = pass[stream ? 'stream' : 'json'];
+        p.verdict.push(stream ? nostore.ttfbMs : nostore.totalMs);
+        if (portkey) p.portkey.push(stream ? portkey.ttfbMs : portkey.totalMs);
+        p.simulator.push(stream ? simulator.ttfbMs : simulator.totalMs);
         if (stream) {
           ttfbDirect.push(direct.ttfbMs);
           ttfbGateway.push(via.ttfbMs);
@@ -158,6 +179,13 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
       stream_ttfb_direct_p50_ms: p50(ttfbDirect),
       stream_upstream_p50_ms: streamUpstream.length ? p50(streamUpstream) : null,
       concurrency: opts.concurrency,
+      passthrough_overhead_p50_ms: p50(pass.json.verdict) - p50(missDirect),
+      passthrough_stream_ttfb_overhead_p50_ms: p50(pass.stream.verdict) - p50(ttfbDirect),
+      simulator_overhead_p50_ms: p50(pass.json.simulator) - p50(missDirect),
+      simulator_stream_ttfb_overhead_p50_ms: p50(pass.stream.simulator) - p50(ttfbDirect),
+      portkey_overhead_p50_ms: stack.portkey ? p50(pass.json.portkey) - p50(missDirect) : null,
+      portkey_stream_ttfb_overhead_p50_ms: stack.portkey ? p50(pass.stream.portkey) - p50(ttfbDirect) : null,
+      portkey: stack.portkey ? `@portkey-ai/gateway ${stack.portkey.version}` : `not measured: ${stack.portkeyError ?? 'unknown'}`,
       samples_ms: {
         'loopback floor (GET /healthz, backend)': floor,
         'cache hit, via gateway': hit,
@@ -165,6 +193,9 @@ export async function measureGateway(stack: GatewayStack, opts: GatewayLoadOptio
         'miss, via gateway': missGateway,
         'stream first byte, direct': ttfbDirect,
         'stream first byte, via gateway': ttfbGateway,
+        'pass-through (no-store), via gateway': pass.json.verdict,
+        'pass-through stream first byte (no-store), via gateway': pass.stream.verdict,
+        ...(stack.portkey ? { 'via Portkey': pass.json.portkey, 'stream first byte, via Portkey': pass.stream.portkey } : {}),
       },
     };
   } finally {

@@ -1,10 +1,10 @@
 import type { BenchSummary, SweepPoint } from './schema.ts';
-import { round } from './stats.ts';
+import { significant } from './stats.ts';
 
 type Goal = BenchSummary['goals'][number];
 type Partial = Omit<BenchSummary, 'goals'>;
 
-const fmt = (x: number, d = 3) => String(round(x, d));
+const fmt = (x: number, d = 3) => String(significant(x, d));
 
 /** Where a speculative step's time went, at the point measured: the text that explains a miss. */
 export function stepSplitText(p: SweepPoint): string {

@@ -1,5 +1,5 @@
 import type { BenchSummary, SweepPoint } from './schema.ts';
-import { round } from './stats.ts';
+import { significant } from './stats.ts';
 
 /** File names of the plots next to report.md. */
 export const PLOT_FILES = {
@@ -8,8 +8,8 @@ export const PLOT_FILES = {
   gatewayLatency: 'gateway-latency.svg',
 } as const;
 
-const n = (x: number | null | undefined, d = 3): string => (x == null || !Number.isFinite(x) ? '—' : String(round(x, d)));
-const pct = (x: number | null | undefined): string => (x == null ? '—' : `${round(x * 100, 3)}%`);
+const n = (x: number | null | undefined, d = 3): string => (x == null || !Number.isFinite(x) ? '—' : String(significant(x, d)));
+const pct = (x: number | null | undefined): string => (x == null ? '—' : `${significant(x * 100, 3)}%`);
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
 const table = (head: string[], rows: (string | number)[][]) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
 
@@ -40,7 +40,7 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
       [[m.cpu_model, m.cores, `${m.memory_gib} GiB`, m.os, m.node, m.onnxruntime, `${n(m.load_avg_1m)} / ${n(m.load_avg_1m_end)}`]],
     ),
     '',
-    `Bundle: \`${s.bundle.name}\` (${s.bundle.dir})${s.bundle.judge ? `, judge head threshold ${n(s.bundle.judge.threshold)} (held-out ROC-AUC ${n(s.bundle.judge.held_out_roc_auc)}, precision ${n(s.bundle.judge.held_out_precision)}, recall ${n(s.bundle.judge.held_out_recall)})` : ', no judge head'}. ${s.config.prompts} prompts × ${s.config.rounds} round(s), ${s.config.max_tokens} new tokens each, temperature 0, K ∈ {${s.config.ks.join(', ')}}.`,
+    `Bundle: \`${s.bundle.name}\` (${s.bundle.dir})${s.bundle.judge ? `, judge head threshold ${n(s.bundle.judge.threshold)} (held-out ROC-AUC ${n(s.bundle.judge.held_out_roc_auc)}, precision ${n(s.bundle.judge.held_out_precision)}, recall ${n(s.bundle.judge.held_out_recall)})` : ', no judge head'}. ${s.config.prompts} prompts × ${s.config.rounds} significant(s), ${s.config.max_tokens} new tokens each, temperature 0, K ∈ {${s.config.ks.join(', ')}}.`,
     '',
     '## Goals',
     '',
@@ -93,7 +93,7 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
     lines.push(`Not measured: ${g.not_measured}`, '');
   } else {
     lines.push(
-      `The same requests straight to the backend (\`verdict serve\`, in the bench process) and through the gateway (the worker in Miniflare/workerd), loopback, one at a time with an undici keep-alive client; misses use a seed never sent before (temperature 0: the same decoding work, a new cache key), direct and gateway requests alternating. ${g.samples_ms ? Object.values(g.samples_ms)[0]?.length : '?'} samples per series.`,
+      `The same requests straight to the backend (\`verdict serve\`, in the bench process) and through the gateway (the worker in Miniflare/workerd, started by scripts/gateway.mjs as \`npm start\` starts it), and through Portkey's open-source gateway (${g.portkey ?? 'not measured'}) in the same run, loopback, one at a time with an undici keep-alive client; misses use a seed never sent before (temperature 0: the same decoding work, a new cache key), direct and gateway requests alternating. ${g.samples_ms ? Object.values(g.samples_ms)[0]?.length : '?'} samples per series.`,
       '',
       table(
         ['measure', 'p50 ms', 'p99 ms'],
@@ -101,6 +101,12 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
           ['cache hit, through the gateway (whole request)', n(g.hit_p50_ms), n(g.hit_p99_ms)],
           ['added to a cache miss (gateway − direct)', n(g.miss_overhead_p50_ms), n(g.miss_overhead_p99_ms)],
           ['added to a stream\'s first byte (gateway − direct)', n(g.stream_ttfb_overhead_p50_ms), '—'],
+          ['pass-through (`cache-control: no-store`): added to a request, ours', n(g.passthrough_overhead_p50_ms), '—'],
+          ['pass-through: added to a request, Portkey\'s gateway', n(g.portkey_overhead_p50_ms), '—'],
+          ['pass-through: added to a stream\'s first byte, ours', n(g.passthrough_stream_ttfb_overhead_p50_ms), '—'],
+          ['of which the simulator alone (a forwarding worker in the same Miniflare): request', n(g.simulator_overhead_p50_ms), '—'],
+          ['of which the simulator alone: a stream\'s first byte', n(g.simulator_stream_ttfb_overhead_p50_ms), '—'],
+          ['pass-through: added to a stream\'s first byte, Portkey\'s gateway', n(g.portkey_stream_ttfb_overhead_p50_ms), '—'],
           ['loopback floor: GET /healthz straight to the backend', n(g.loopback_floor_p50_ms), '—'],
           ['time inside the worker (Server-Timing `edge`) on a hit', n(g.hit_edge_p50_ms), '—'],
           ['time inside the worker (Server-Timing `edge`) on a miss', n(g.miss_edge_p50_ms), '—'],

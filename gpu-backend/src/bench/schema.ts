@@ -84,6 +84,17 @@ export const GatewaySchema = z.object({
   stream_ttfb_direct_p50_ms: NullableNum.optional(),
   stream_upstream_p50_ms: NullableNum.optional(),
   concurrency: z.number().int().positive().optional(),
+  /** Pass-through: `cache-control: no-store` (no cache at all) through our gateway, minus direct; JSON total and a stream's first byte. */
+  passthrough_overhead_p50_ms: NullableNum.optional(),
+  passthrough_stream_ttfb_overhead_p50_ms: NullableNum.optional(),
+  /** The same requests through a worker that only forwards, in the same Miniflare: the simulator's share of ours. */
+  simulator_overhead_p50_ms: NullableNum.optional(),
+  simulator_stream_ttfb_overhead_p50_ms: NullableNum.optional(),
+  /** The same requests through Portkey's open-source gateway (@portkey-ai/gateway on Node) in the same run, minus direct. */
+  portkey_overhead_p50_ms: NullableNum.optional(),
+  portkey_stream_ttfb_overhead_p50_ms: NullableNum.optional(),
+  /** Portkey's version, or why it was not measured. */
+  portkey: z.string().optional(),
   /** Raw latency samples per series, for the plot and for anyone re-deriving the numbers. */
   samples_ms: z.record(z.string(), z.array(Num)).optional(),
   /** Set when the section could not run: why. */

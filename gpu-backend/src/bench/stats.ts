@@ -20,7 +20,7 @@ export function median(samples: readonly number[]): number {
 }
 
 /** Rounds for reports: keeps `digits` significant figures, leaves non-finite values alone. */
-export function round(x: number, digits = 4): number {
+export function significant(x: number, digits = 4): number {
   if (!Number.isFinite(x) || x === 0) return x;
   return Number(x.toPrecision(digits));
 }

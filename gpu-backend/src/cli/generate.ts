@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { MAX_K, MODES, type Mode } from '@verdict/protocol';
+import { MAX_K, MODES, round, type Mode } from '@verdict/protocol';
 import { loadBundle } from '../bundle/load.ts';
 import { createEngine, defaultRequest } from '../engine/engine.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.ts';
@@ -105,8 +105,6 @@ async function generate(f: GenerateFlags): Promise<void> {
     await engine.dispose();
   }
 }
-
-const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 function jsonStats(s: DecodeStats) {
   return {

@@ -1,14 +1,13 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { ApiError } from '@verdict/protocol';
+import { ApiError, readBodyWithin } from '@verdict/protocol';
 import { errorResponse } from './errors.ts';
-import { notReady, respondJson, startRun } from './generate.ts';
+import { notReady, respondJson, startRun } from './generation.ts';
 import { RequestRecord } from './record.ts';
 import { resolveRequest, type RouteKind } from './resolve.ts';
 import type { ServerState } from './state.ts';
 import { respondStream } from './stream.ts';
 
-type Env = { Variables: { record: RequestRecord } };
+type Env = { Variables: { record: RequestRecord; body: Uint8Array } };
 
 const ROUTES = new Set(['/v1/chat/completions', '/v1/completions', '/v1/models', '/healthz', '/readyz', '/metrics']);
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -42,21 +41,22 @@ export function createApp(state: ServerState): Hono<Env> {
   });
   app.notFound((c) => errorResponse(new ApiError(404, `no route for ${c.req.method} ${c.req.path}`, 'not_found_error', null, 'unknown_route'), log, c.get('record').id));
 
-  const limit = bodyLimit({
-    maxSize: state.config.maxBodyBytes,
-    onError: () => {
-      throw new ApiError(413, `the request body exceeds ${state.config.maxBodyBytes} bytes`, 'invalid_request_error', null, 'body_too_large');
-    },
-  });
+  // A body over the limit is a 413, sent only once the rest of the body was read and discarded (bounded): a
+  // 413 answered mid-upload makes the client see the connection closed instead of its error.
+  const limit: import('hono').MiddlewareHandler<Env> = async (c, next) => {
+    const body = await readBodyWithin(c.req.raw, state.config.maxBodyBytes);
+    if (!body) throw new ApiError(413, `the request body exceeds ${state.config.maxBodyBytes} bytes`, 'invalid_request_error', null, 'body_too_large');
+    c.set('body', body);
+    await next();
+  };
 
   const generate = (kind: RouteKind) =>
     async (c: import('hono').Context<Env>) => {
       if (state.phase !== 'ready' || !state.bundle) throw notReady(state);
       let body: unknown;
       try {
-        body = await c.req.json();
-      } catch (err) {
-        if (err instanceof ApiError) throw err;
+        body = JSON.parse(new TextDecoder().decode(c.get('body')));
+      } catch {
         throw new ApiError(400, 'the request body is not valid JSON', 'invalid_request_error', null, 'invalid_json');
       }
       const req = resolveRequest(kind, body, state.bundle, state.pool?.modes ?? [], state.config);

@@ -2,7 +2,7 @@ import { ApiError, SSE_DONE, sseData } from '@verdict/protocol';
 import type { DecodeEvent } from '../engine/types.ts';
 import { ChunkWriter, finishReason } from './chunks.ts';
 import { toApiError } from './errors.ts';
-import { LogprobsCollector, observe, summary, type Run } from './generate.ts';
+import { LogprobsCollector, observe, summary, type Run } from './generation.ts';
 import { headersAtFirstByte } from './timings.ts';
 
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' };

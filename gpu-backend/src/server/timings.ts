@@ -1,7 +1,5 @@
-import { formatServerTiming, type Timings } from '@verdict/protocol';
+import { formatServerTiming, round, type Timings } from '@verdict/protocol';
 import type { DecodeStats, Mode } from '../engine/types.ts';
-
-const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
  * The response's `timings`: queue wait from the scheduler, engine stages from the engine's

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { env } from 'cloudflare:test';
-import { sha256Hex } from '../../cache/key.ts';
+import { sha256Hex } from '../../shared/sha256.ts';
 import { chat, harness, KEY_A } from '../../../test/worker/harness.ts';
 
 describe('auth', () => {

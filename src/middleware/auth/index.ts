@@ -1,7 +1,7 @@
 import { ApiError } from '@verdict/protocol';
 import type { MiddlewareHandler } from 'hono';
-import { sha256Hex } from '../../cache/key.ts';
-import type { AppEnv, Principal } from '../../state.ts';
+import { sha256Hex } from '../../shared/sha256.ts';
+import type { AppEnv, Principal } from '../../context.ts';
 
 const unauthorized = (message: string, code: string) =>
   new ApiError(401, message, 'authentication_error', null, code, { 'www-authenticate': 'Bearer realm="verdict"' });

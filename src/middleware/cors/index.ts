@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { cors as honoCors } from 'hono/cors';
 import type { GatewayConfig } from '../../config.ts';
-import type { AppEnv } from '../../state.ts';
+import type { AppEnv } from '../../context.ts';
 
 const built = new WeakMap<GatewayConfig, MiddlewareHandler>();
 

@@ -1,7 +1,7 @@
 import { ApiError, errorBody } from '@verdict/protocol';
 import type { ErrorHandler, NotFoundHandler } from 'hono';
 import { ConfigError } from '../../config.ts';
-import type { AppEnv } from '../../state.ts';
+import type { AppEnv } from '../../context.ts';
 
 /** Every error leaves the gateway in OpenAI's shape, with the status and headers (Retry-After) it carries. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {

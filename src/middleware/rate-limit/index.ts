@@ -1,6 +1,6 @@
 import { ApiError } from '@verdict/protocol';
 import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../../state.ts';
+import type { AppEnv } from '../../context.ts';
 
 /**
  * Workers rate-limiting bindings: KEY_LIMITER per API key, IP_LIMITER per client IP for anonymous demo

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { env } from 'cloudflare:test';
-import { sha256Hex } from '../../cache/key.ts';
+import { sha256Hex } from '../../shared/sha256.ts';
 import { harness } from '../../../test/worker/harness.ts';
 
 describe('rate limiting (Workers rate-limit bindings from wrangler.toml)', () => {

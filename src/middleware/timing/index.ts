@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
-import { serverTimingValue, settleFigures } from '../../generation/timings.ts';
-import type { AppEnv } from '../../state.ts';
+import { serverTimingValue, settleFigures } from '../../shared/timings.ts';
+import type { AppEnv } from '../../context.ts';
 
 /**
  * Starts the clock, and on the way out stamps every response (errors included) with `Server-Timing` (the

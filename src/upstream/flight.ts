@@ -1,6 +1,14 @@
-import { ApiError, errorBody, SSE_DONE, SseParser, sseData, type OpenAIErrorBody } from '@verdict/protocol';
-import type { UpstreamResponse } from '../upstream/forward.ts';
-import type { CachedAnswer, RecordedEvent } from './record.ts';
+import { ApiError, errorBody, round, SSE_DONE, SseParser, sseData, type OpenAIErrorBody } from '@verdict/protocol';
+import type { UpstreamResponse } from './client.ts';
+
+/** One SSE `data:` payload and when it arrived, in ms after the backend's first byte. */
+export interface RecordedEvent {
+  t: number;
+  data: string;
+}
+
+/** A complete, successful answer as it came from the backend: what the record stage may store. */
+export type CapturedAnswer = { kind: 'sse'; events: RecordedEvent[]; requestId: string | null } | { kind: 'json'; body: string; requestId: string | null };
 
 interface OpeningMeta {
   requestId: string | null;
@@ -43,16 +51,16 @@ function isErrorEvent(data: string): boolean {
 }
 
 /**
- * One upstream generation and everyone listening to it. The backend's SSE is read as fast as it arrives
+ * One upstream generation and everyone listening to it (every generation goes through one, cached or not). The backend's SSE is read as fast as it arrives
  * (never waiting on a slow client), parsed into events, timed, and fanned out to each subscriber; a request
  * that joins late first receives the events so far. When the last subscriber leaves before the end, the
  * upstream is aborted so the backend frees its slot. Only a stream that parsed completely — every data event a
- * JSON object, no error event, ending with [DONE] and nothing after it — becomes a cache record.
+ * JSON object, no error event, ending with [DONE] and nothing after it — is a `CapturedAnswer`.
  */
 export class Flight {
   readonly opening: Promise<FlightOpening>;
   /** Resolves with a record to cache when the answer completed cleanly, otherwise null. */
-  readonly finished: Promise<CachedAnswer | null>;
+  readonly finished: Promise<CapturedAnswer | null>;
 
   // Workers forbid touching one request's I/O objects (AbortController, streams) from another request, and a
   // follower runs in its own request. So everything a follower reads or writes here is plain data, and each
@@ -72,7 +80,7 @@ export class Flight {
     start: (signal: AbortSignal) => Promise<UpstreamResponse>,
     private readonly stallTimeoutMs: number,
   ) {
-    let settle!: (r: CachedAnswer | null) => void;
+    let settle!: (r: CapturedAnswer | null) => void;
     this.finished = new Promise((r) => (settle = r));
     this.opening = this.open(start, settle);
     this.opening.catch(() => settle(null));
@@ -102,7 +110,7 @@ export class Flight {
     for (const w of waiters) w();
   }
 
-  private async open(start: (signal: AbortSignal) => Promise<UpstreamResponse>, settle: (r: CachedAnswer | null) => void): Promise<FlightOpening> {
+  private async open(start: (signal: AbortSignal) => Promise<UpstreamResponse>, settle: (r: CapturedAnswer | null) => void): Promise<FlightOpening> {
     const up = (this.upstream = await start(this.controller.signal));
     const res = up.response;
     const meta: OpeningMeta = { requestId: res.headers.get('x-request-id'), serverTiming: res.headers.get('server-timing'), upstreamMs: up.upstreamMs, backend: up.backend.url };
@@ -117,11 +125,11 @@ export class Flight {
       settle(null);
       return { kind: 'error', status: res.status, body, retryAfter: res.headers.get('retry-after'), ...meta };
     }
-    settle({ v: 1, kind: 'json', body, requestId: meta.requestId, created: Date.now() });
+    settle({ kind: 'json', body, requestId: meta.requestId });
     return { kind: 'json', status: res.status, body, ...meta };
   }
 
-  private async pump(body: ReadableStream<Uint8Array>, requestId: string | null): Promise<CachedAnswer | null> {
+  private async pump(body: ReadableStream<Uint8Array>, requestId: string | null): Promise<CapturedAnswer | null> {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     const parser = new SseParser();
@@ -160,7 +168,7 @@ export class Flight {
           } else {
             if (isErrorEvent(ev.data)) upstreamError = true;
             else if (this.sawDone || !isJsonObject(ev.data)) malformed = true;
-            this.events.push({ t: Math.round((lastChunkAt - t0) * 1000) / 1000, data: ev.data });
+            this.events.push({ t: round(lastChunkAt - t0), data: ev.data });
           }
         }
         this.wake();
@@ -183,7 +191,7 @@ export class Flight {
     }
     this.ended = true;
     this.wake();
-    return upstreamError || malformed ? null : { v: 1, kind: 'sse', events: this.events, requestId, created: Date.now() };
+    return upstreamError || malformed ? null : { kind: 'sse', events: this.events, requestId };
   }
 
   private fail(error: OpenAIErrorBody): void {

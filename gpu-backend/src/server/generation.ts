@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ApiError, type ChatCompletion, type ChatLogprobs, type TextCompletion, type TextLogprobs, type Usage } from '@verdict/protocol';
+import { ApiError, round, type ChatCompletion, type ChatLogprobs, type TextCompletion, type TextLogprobs, type Usage } from '@verdict/protocol';
 import type { DecodeEvent, DecodeStats } from '../engine/types.ts';
 import type { Generation } from '../scheduler/scheduler.ts';
 import { finishReason } from './chunks.ts';
@@ -67,8 +67,6 @@ export function observe(run: Run, ev: DecodeEvent): void {
     });
   }
 }
-
-const round = (x: number) => Math.round(x * 1000) / 1000;
 
 export function summary(run: Run, stats: DecodeStats) {
   const timings = buildTimings(run.gen.queueMs, run.record.elapsedMs(), stats);

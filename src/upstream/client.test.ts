@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { BackendConfig } from '../config.ts';
+import type { BackendConfig, GatewayConfig } from '../config.ts';
 import { chat, harness } from '../../test/worker/harness.ts';
 import { sseEvents } from '../../test/worker/fake-backend.ts';
+import { UpstreamClient } from './client.ts';
 import { HealthTracker } from './health.ts';
 import { weightedOrder } from './pool.ts';
 
@@ -22,21 +23,25 @@ describe('backend pool', () => {
     const b = backend('http://x.test', 1);
     let probes = 0;
     let ready = false;
-    const fetcher = (async () => {
+    const fetcher = (async (url: string) => {
       probes++;
+      expect(url).toBe('http://x.test/readyz');
       return new Response(null, { status: ready ? 200 : 503 });
     }) as typeof fetch;
+    const client = new UpstreamClient(h, fetcher, Math.random);
+    const config = { upstreamTimeoutMs: 1000 } as GatewayConfig;
+    const usable = async () => (await client.candidates({ ...config, backends: [b] }, undefined)).length === 1;
     h.recordFailure(b.url);
-    expect(await h.isUsable(b, fetcher)).toBe(true);
+    expect(await usable()).toBe(true);
     h.recordFailure(b.url);
-    expect(await h.isUsable(b, fetcher)).toBe(false);
+    expect(await usable()).toBe(false);
     expect(probes).toBe(0);
     now = 1500;
-    expect(await h.isUsable(b, fetcher)).toBe(false); // probe says not ready: new cool-down
+    expect(await usable()).toBe(false); // probe says not ready: new cool-down
     expect(probes).toBe(1);
     now = 3000;
     ready = true;
-    expect(await h.isUsable(b, fetcher)).toBe(true);
+    expect(await usable()).toBe(true);
     expect(probes).toBe(2);
   });
 });

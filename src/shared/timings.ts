@@ -1,5 +1,19 @@
-import { formatServerTiming, type ServerTimingEntry } from '@verdict/protocol';
-import type { EdgeTiming } from '../state.ts';
+import { formatServerTiming, round, type ServerTimingEntry } from '@verdict/protocol';
+
+/** What the gateway measured for one request; rendered into Server-Timing and the final chunk's timings. */
+export interface EdgeTiming {
+  /** performance.now() when the request entered the worker. */
+  start: number;
+  /** Milliseconds spent waiting for the backend's first byte (response headers), when a backend was called. */
+  upstreamMs?: number;
+  cache?: 'hit' | 'miss' | 'bypass';
+  /** Set on a hit from the KV tier (`Server-Timing: cache;desc=hit-kv`); a Cache API hit leaves it unset. */
+  cacheTier?: 'kv';
+  /** Fixed when the response starts, so Server-Timing and the final chunk report the same figure. */
+  edgeMs?: number;
+  /** The backend's Server-Timing, kept and extended by the timing middleware. */
+  backendServerTiming?: string | null;
+}
 
 /** The gateway's figures, as added to the final chunk's (or the JSON answer's) `timings`. */
 export interface GatewayFigures {
@@ -7,8 +21,6 @@ export interface GatewayFigures {
   upstream_ms?: number;
   cache: 'hit' | 'miss' | 'bypass';
 }
-
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /**
  * Fixes the gateway's figures at the moment the response starts: `edge` is the time in the worker excluding
