@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadBundle } from '../src/bundle/load.ts';
 import type { LoadedBundle } from '../src/bundle/types.ts';
 import { synthBundle } from '../src/synth/synth-bundle.ts';
-import { defaultRequest, type Engine } from '../src/engine/engine.ts';
+import { greedyRequest, type Engine } from '../src/engine/engine.ts';
 import type { DecodeEvent, DecodeRequest } from '../src/engine/types.ts';
 
 /** The tiny bundle (seed 0), plus the same bundle with a draft of independent random weights (seed 1). */
@@ -29,7 +29,7 @@ export interface Run {
 export async function run(engine: Engine, promptIds: number[], over: Partial<DecodeRequest> = {}, signal?: AbortSignal): Promise<Run> {
   const steps: Run['steps'] = [];
   let done: Run['done'] | undefined;
-  for await (const ev of engine.decode(defaultRequest(promptIds, over), signal)) {
+  for await (const ev of engine.decode(greedyRequest(promptIds, over), signal)) {
     if (ev.type === 'step') steps.push(ev);
     if (ev.type === 'done') done = ev;
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, defaultRequest, type Engine } from '../src/engine/engine.ts';
+import { createEngine, greedyRequest, type Engine } from '../src/engine/engine.ts';
 import { topIds } from '../src/engine/logprobs.ts';
 import { DecoderSession } from '../src/engine/session.ts';
 import type { LoadedBundle } from '../src/bundle/types.ts';
@@ -39,7 +39,7 @@ interface Collected {
 
 async function collect(e: Engine, promptIds: number[], over: Partial<DecodeRequest>): Promise<Collected> {
   const c: Collected = { tokens: [], logprobs: [], steps: [] };
-  for await (const ev of e.decode(defaultRequest(promptIds, over))) {
+  for await (const ev of e.decode(greedyRequest(promptIds, over))) {
     if (ev.type === 'prefill') c.prompt = ev.promptLogprobs;
     if (ev.type === 'step') {
       c.steps.push(ev);
@@ -114,8 +114,8 @@ describe('log-probabilities are the target\'s, against a full-forward reference'
   it('costs nothing unless asked: no logprobs on steps, and max_tokens 0 without prompt logprobs is refused', async () => {
     const c = await collect(engine, good.encodePrompt('hello'), { maxTokens: 8 });
     expect(c.steps.every((s) => s.logprobs === undefined)).toBe(true);
-    expect(() => engine.decode(defaultRequest([5, 6], { maxTokens: 0 }))).toThrow(/max_tokens must be a positive integer, got 0/);
-    expect(() => engine.decode(defaultRequest([5, 6], { logprobs: 21 }))).toThrow(/logprobs must be an integer in \[0, 20\]/);
+    expect(() => engine.decode(greedyRequest([5, 6], { maxTokens: 0 }))).toThrow(/max_tokens must be a positive integer, got 0/);
+    expect(() => engine.decode(greedyRequest([5, 6], { logprobs: 21 }))).toThrow(/logprobs must be an integer in \[0, 20\]/);
   });
 
   it('topIds: largest first, ties to the lower id', () => {

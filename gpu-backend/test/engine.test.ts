@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmax } from '../src/engine/sampling.ts';
-import { createEngine, defaultRequest, type Engine } from '../src/engine/engine.ts';
+import { createEngine, greedyRequest, type Engine } from '../src/engine/engine.ts';
 import { DecoderSession } from '../src/engine/session.ts';
 import type { LoadedBundle } from '../src/bundle/types.ts';
 import { ONE_THREAD, run, tinyBundles, zeroHead } from './engine-fixture.ts';
@@ -209,14 +209,14 @@ describe('stops inside an accepted chunk', () => {
 describe('bad input', () => {
   it('gives clear errors and leaves the engine usable', async () => {
     const p = prompts[0];
-    expect(() => engine.decode(defaultRequest([]))).toThrow(/prompt is empty/);
+    expect(() => engine.decode(greedyRequest([]))).toThrow(/prompt is empty/);
     await expect(run(engine, p, { k: 0 })).rejects.toThrow(/k must be an integer in \[1, 64\], got 0/);
     await expect(run(engine, p, { k: -3 })).rejects.toThrow(/got -3/);
     await expect(run(engine, p, { mode: 'beam' as never })).rejects.toThrow(/unknown mode "beam"/);
     await expect(run(engine, p, { mode: 'judge' })).rejects.toThrow(/judge mode is unavailable: bundle 'synth-tiny' has no judge head/);
     await expect(run(engine, [999999])).rejects.toThrow(/outside the vocabulary/);
     await expect(run(engine, p, { temperature: -1 })).rejects.toThrow(/temperature/);
-    expect(engine.modes).toEqual(['target', 'exact', 'kl']);
+    expect(engine.modes).toEqual(['target', 'exact', 'kl', 'entropy']);
     const ok = await run(engine, p, { maxTokens: 3 });
     expect(ok.tokens.length).toBe(3);
   });
@@ -227,7 +227,7 @@ describe('cancellation', () => {
     const ac = new AbortController();
     const steps: number[] = [];
     let reason = '';
-    for await (const ev of engine.decode(defaultRequest(prompts[0], { maxTokens: 50 }), ac.signal)) {
+    for await (const ev of engine.decode(greedyRequest(prompts[0], { maxTokens: 50 }), ac.signal)) {
       if (ev.type === 'step') {
         steps.push(ev.step);
         ac.abort();
@@ -239,7 +239,7 @@ describe('cancellation', () => {
   });
   it('a consumer that stops iterating early ends the decode, and the next decode is unaffected', async () => {
     const ref = await run(engine, prompts[1], { maxTokens: 20 });
-    for await (const ev of engine.decode(defaultRequest(prompts[1], { maxTokens: 20 }))) if (ev.type === 'step') break;
+    for await (const ev of engine.decode(greedyRequest(prompts[1], { maxTokens: 20 }))) if (ev.type === 'step') break;
     const again = await run(engine, prompts[1], { maxTokens: 20 });
     expect(again.tokens).toEqual(ref.tokens);
   });

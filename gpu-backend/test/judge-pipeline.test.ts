@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../src/bundle/load.ts';
-import { createEngine, defaultRequest } from '../src/engine/engine.ts';
+import { createEngine, greedyRequest } from '../src/engine/engine.ts';
 import { collectEmbeddings } from '../src/judge/collect.ts';
 import { trainBundleJudge, writeBundleHead } from '../src/judge/bundle-judge.ts';
 import { foldBundleJudge } from '../src/judge/fold.ts';
@@ -51,8 +51,8 @@ describe('mine → collect → train → load → judge decoding', () => {
       expect(engine.modes).toContain('judge');
       const ids = loaded.encodePrompt(prompts[0]);
       let judgeDone, targetDone;
-      for await (const ev of engine.decode(defaultRequest(ids, { mode: 'judge', k: 4, maxTokens: 16, threshold: 0 }))) if (ev.type === 'done') judgeDone = ev;
-      for await (const ev of engine.decode(defaultRequest(ids, { mode: 'target', maxTokens: 16 }))) if (ev.type === 'done') targetDone = ev;
+      for await (const ev of engine.decode(greedyRequest(ids, { mode: 'judge', k: 4, maxTokens: 16, threshold: 0 }))) if (ev.type === 'done') judgeDone = ev;
+      for await (const ev of engine.decode(greedyRequest(ids, { mode: 'target', maxTokens: 16 }))) if (ev.type === 'done') targetDone = ev;
       // threshold 0: the judge accepts every draft token, so each step keeps all K drafts.
       expect(judgeDone!.stats.completionTokens).toBe(16);
       expect(judgeDone!.stats.accepted).toBe(judgeDone!.stats.drafted);
@@ -199,7 +199,7 @@ describe('fold and the bundle trainer', () => {
     const engine = await createEngine(await loadBundle(dir));
     try {
       let done;
-      for await (const ev of engine.decode(defaultRequest(ids, { mode: 'judge', k: 3, maxTokens: 10 }))) if (ev.type === 'done') done = ev;
+      for await (const ev of engine.decode(greedyRequest(ids, { mode: 'judge', k: 3, maxTokens: 10 }))) if (ev.type === 'done') done = ev;
       expect(done!.stats.completionTokens).toBe(10);
     } finally {
       await engine.dispose();

@@ -8,7 +8,7 @@ import { harmlessByDistribution, parseRule } from '../src/judge/rules.ts';
 import { continuationLogLik, maxLogSoftmax, selfJudgeHarmless } from '../src/judge/selfjudge.ts';
 import { loadDecodeModels } from '../src/judge/models.ts';
 import { decode } from '../src/engine/decode.ts';
-import { defaultRequest } from '../src/engine/engine.ts';
+import { greedyRequest } from '../src/engine/engine.ts';
 import { continuationNll } from '../src/fidelity/evaluator.ts';
 
 const fx = tinyBundleFixture('judge-rules-', 9);
@@ -88,7 +88,7 @@ describe('mining rules', () => {
       expect(cache.length).toBe(ctx.length); // rolled back
       cache.release();
       let greedy: number[] = [];
-      for await (const ev of decode(m, defaultRequest([...ctx, token], { mode: 'target', maxTokens: n }))) if (ev.type === 'done') greedy = ev.tokens;
+      for await (const ev of decode(m, greedyRequest([...ctx, token], { mode: 'target', maxTokens: n }))) if (ev.type === 'done') greedy = ev.tokens;
       expect(greedy).toHaveLength(n);
       const nll = await continuationNll(m.target, [...ctx, token], greedy);
       expect(ll).toBeCloseTo(-nll.sum, 3);

@@ -1,3 +1,4 @@
+export * from './vocabulary.ts';
 export * from './speculative.ts';
 export * from './errors.ts';
 export * from './requests.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Provenance, Mode } from './speculative.ts';
+import type { FinishReason, Mode, Provenance } from './vocabulary.ts';
 
 /** Where the time of one request went, in milliseconds, plus the speculative-decoding counts. */
 export const TimingsSchema = z.object({
@@ -65,7 +65,6 @@ export interface VerdictResponseExtension {
   k: number;
 }
 
-export type FinishReason = 'stop' | 'length';
 
 /** Our per-chunk extension; OpenAI clients ignore unknown fields. Every chunk names the mode; step chunks carry the rest. */
 export interface VerdictChunkExtension {

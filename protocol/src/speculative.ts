@@ -1,17 +1,9 @@
 import { z } from 'zod';
+import { MAX_K, MODES } from './vocabulary.ts';
 
-/** How draft tokens are verified. `target` means no speculation at all (the baseline). */
-export const MODES = ['target', 'exact', 'judge', 'kl', 'entropy'] as const;
 export const ModeSchema = z.enum(MODES, {
   error: (iss) => `unknown mode ${JSON.stringify(iss.input)}; expected one of ${MODES.join(', ')}`,
 });
-export type Mode = z.infer<typeof ModeSchema>;
-
-/** Where an emitted token came from: accepted by the exact rule, accepted only by the judge, or the target's own. */
-export const PROVENANCES = ['draft', 'judge', 'target'] as const;
-export type Provenance = (typeof PROVENANCES)[number];
-
-export const MAX_K = 64;
 
 /** Our request extension. Every field optional: the server fills its defaults. */
 export const SpeculativeSchema = z

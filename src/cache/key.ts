@@ -1,14 +1,13 @@
 import { sha256Hex } from '../shared/sha256.ts';
-import { messageText, promptText, requestedLogprobs, requestedMaxTokens, stopList, type ChatCompletionRequest, type CompletionRequest } from '@verdict/protocol';
+import { messageText, promptText, requestedLogprobs, requestedMaxTokens, stopList, type ChatCompletionRequest, type CompletionRequest, type RequestKind } from '@verdict/protocol';
 
-export type GenerationKind = 'chat' | 'completion';
 
 /**
  * The request reduced to what determines the answer, in a fixed shape: defaults made explicit, equivalent
  * spellings merged (string vs text-part content, max_tokens vs max_completion_tokens, "stop" vs ["stop"]),
  * fields that do not change the output dropped (user).
  */
-export function normaliseRequest(kind: GenerationKind, r: ChatCompletionRequest | CompletionRequest): Record<string, unknown> {
+export function normaliseRequest(kind: RequestKind, r: ChatCompletionRequest | CompletionRequest): Record<string, unknown> {
   const input =
     kind === 'chat'
       ? { messages: (r as ChatCompletionRequest).messages.map((m) => ({ role: m.role, content: messageText(m), name: m.name ?? null })) }
@@ -45,6 +44,6 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The cache (and single-flight) key: scope (API key hash or "public") + model fingerprint + normalised request. */
-export async function cacheKey(kind: GenerationKind, r: ChatCompletionRequest | CompletionRequest, fingerprint: string, scope: string): Promise<string> {
+export async function cacheKey(kind: RequestKind, r: ChatCompletionRequest | CompletionRequest, fingerprint: string, scope: string): Promise<string> {
   return sha256Hex(canonicalJson({ v: 1, scope, fingerprint, request: normaliseRequest(kind, r) }));
 }

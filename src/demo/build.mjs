@@ -18,6 +18,12 @@ const options = {
   logLevel: 'warning',
 };
 
+/** The source files the page's bundle is made of (built in memory, nothing written). */
+export async function demoInputs() {
+  const result = await build({ ...options, write: false, metafile: true });
+  return Object.keys(result.metafile.inputs);
+}
+
 export async function buildDemo() {
   const result = await build({ ...options, metafile: true });
   return result.metafile.outputs['public/demo/app.js'].bytes;

@@ -1,5 +1,5 @@
-import type { ChatCompletionChunk, Timings } from '../../protocol/src/responses.ts';
-import type { Provenance } from '../../protocol/src/speculative.ts';
+import type { ChatCompletionChunk, Timings } from '@verdict/protocol/browser';
+import type { Provenance } from '@verdict/protocol/browser';
 
 /** The live numbers of one pane, as the visitor experiences them (measured in the page, not taken on trust). */
 export interface FiguresSnapshot {

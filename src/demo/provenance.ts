@@ -1,5 +1,5 @@
-import type { Provenance } from '../../protocol/src/speculative.ts';
-import type { ChatCompletionChunk } from '../../protocol/src/responses.ts';
+import type { Provenance } from '@verdict/protocol/browser';
+import type { ChatCompletionChunk } from '@verdict/protocol/browser';
 
 /** A run of text that came from one source. */
 export interface Segment {

@@ -1,11 +1,12 @@
-import type { Mode } from '../../protocol/src/speculative.ts';
+import type { Mode } from '@verdict/protocol/browser';
+import { HEADERS } from '@verdict/protocol/browser';
 import { DEMO_MAX_TOKENS } from './presets.ts';
 
 /** Where the page sends its requests: public demo routes of the gateway (anonymous, per-IP rate limit, shared cache). */
 export const DEMO_CHAT_PATH = '/demo/v1/chat/completions';
 export const DEMO_MODELS_PATH = '/demo/v1/models';
 /** Asks the gateway to replay a cached stream at its recorded pace (capped) rather than all at once. */
-export const REPLAY_HEADER = 'X-Verdict-Replay';
+export const REPLAY_HEADER = HEADERS.replay;
 export type ReplayPace = 'recorded' | 'instant';
 
 /** What one pane asks for. */

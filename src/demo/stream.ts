@@ -1,5 +1,5 @@
-import { SSE_DONE, SseParser } from '../../protocol/src/sse.ts';
-import type { ChatCompletionChunk } from '../../protocol/src/responses.ts';
+import { SSE_DONE, SseParser } from '@verdict/protocol/browser';
+import type { ChatCompletionChunk } from '@verdict/protocol/browser';
 
 /** What the page sees of a chat stream: chunks, then either the end or an error that ended it. */
 export type StreamItem =

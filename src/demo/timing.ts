@@ -1,5 +1,5 @@
-import type { Timings } from '../../protocol/src/responses.ts';
-import type { ServerTimingEntry } from '../../protocol/src/server-timing.ts';
+import type { Timings } from '@verdict/protocol/browser';
+import type { ServerTimingEntry } from '@verdict/protocol/browser';
 
 export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'unknown';
 

@@ -1,5 +1,5 @@
 import { cacheTtlFor } from '../config.ts';
-import type { GenerationKind } from '../cache/key.ts';
+import { HEADERS, type RequestKind } from '@verdict/protocol';
 import type { AppContext } from '../context.ts';
 import { settleFigures } from '../shared/timings.ts';
 import type { FlightOpening } from '../upstream/flight.ts';
@@ -17,11 +17,11 @@ import { startUpstream } from './upstream.ts';
  * record (tee the answer into the cache) → respond. The request context is read here, once; every stage
  * works on plain data (`Generation`) and the per-isolate state, so each can be tested alone.
  */
-export async function handleGeneration(c: AppContext, kind: GenerationKind): Promise<Response> {
+export async function handleGeneration(c: AppContext, kind: RequestKind): Promise<Response> {
   const { config, state, timing, scope, isPublic, body } = c.var;
   const cacheControl = c.req.header('cache-control');
-  const requestId = c.req.header('x-request-id');
-  const pacedReplay = c.req.header('x-verdict-replay') === 'recorded';
+  const requestId = c.req.header(HEADERS.requestId);
+  const pacedReplay = c.req.header(HEADERS.replay) === 'recorded';
   const signal = c.req.raw.signal;
   const kv = c.env.CACHE_KV;
   const waitUntil = (p: Promise<unknown>) => {
@@ -59,7 +59,7 @@ export async function handleGeneration(c: AppContext, kind: GenerationKind): Pro
   const headers: Record<string, string> = {};
   if (joined) {
     timing.cache = 'hit';
-    headers['x-verdict-coalesced'] = 'true';
+    headers[HEADERS.coalesced] = 'true';
   }
   const membership = flight.join(signal);
   let opening: FlightOpening;
@@ -71,7 +71,7 @@ export async function handleGeneration(c: AppContext, kind: GenerationKind): Pro
   }
   if (!joined) timing.upstreamMs = opening.upstreamMs;
   timing.backendServerTiming = joined ? null : opening.serverTiming;
-  if (opening.requestId) headers['x-request-id'] = opening.requestId;
+  if (opening.requestId) headers[HEADERS.requestId] = opening.requestId;
   if (opening.kind === 'error') timing.cache = 'bypass';
   return relayResponse(flight, membership, opening, settleFigures(timing), headers);
 }

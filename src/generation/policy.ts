@@ -1,6 +1,7 @@
 import { isDeterministic } from '@verdict/protocol';
 import type { BackendConfig, GatewayConfig } from '../config.ts';
-import { cacheKey, type GenerationKind } from '../cache/key.ts';
+import type { RequestKind } from '@verdict/protocol';
+import { cacheKey } from '../cache/key.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import type { FingerprintCache } from '../upstream/fingerprint.ts';
 import type { GenerationRequest } from './validate.ts';
@@ -24,7 +25,7 @@ export function cachePolicy(requestCacheControl: string | undefined, determinist
 
 /** One generation request as the later stages see it: plain data, no request context. */
 export interface Generation {
-  kind: GenerationKind;
+  kind: RequestKind;
   request: GenerationRequest;
   stream: boolean;
   /** Cache and single-flight scope: the key's hash, or "public". */
@@ -50,7 +51,7 @@ export interface Generation {
 }
 
 export interface PolicyInput {
-  kind: GenerationKind;
+  kind: RequestKind;
   request: GenerationRequest;
   scope: string;
   ttl: number;

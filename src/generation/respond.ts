@@ -2,13 +2,13 @@ import type { CachedAnswer } from '../cache/answer.ts';
 import { replaySse, type ReplayPace } from '../cache/replay.ts';
 import { withGatewayTimings, type GatewayFigures } from '../shared/timings.ts';
 import type { Flight, FlightOpening } from '../upstream/flight.ts';
-import { SSE_HEADERS } from './sse.ts';
+import { HEADERS, SSE_RESPONSE_HEADERS } from '@verdict/protocol';
 
 /** A cached answer as the response: JSON, or its SSE chunks again (at recorded pace when `pace` is set). */
 export function replayResponse(record: CachedAnswer, figures: GatewayFigures, pace: ReplayPace | null): Response {
-  const origin: Record<string, string> = record.requestId ? { 'x-verdict-origin-request-id': record.requestId } : {};
+  const origin: Record<string, string> = record.requestId ? { [HEADERS.originRequestId]: record.requestId } : {};
   if (record.kind === 'json') return new Response(withGatewayTimings(record.body, figures), { headers: { 'content-type': 'application/json', ...origin } });
-  return new Response(replaySse(record, (data) => withGatewayTimings(data, figures), pace), { status: 200, headers: { ...SSE_HEADERS, ...origin } });
+  return new Response(replaySse(record, (data) => withGatewayTimings(data, figures), pace), { status: 200, headers: { ...SSE_RESPONSE_HEADERS, ...origin } });
 }
 
 /**
@@ -17,7 +17,7 @@ export function replayResponse(record: CachedAnswer, figures: GatewayFigures, pa
  */
 export function relayResponse(flight: Flight, membership: { leave: () => void }, opening: FlightOpening, figures: GatewayFigures, headers: Record<string, string>): Response {
   if (opening.kind === 'sse') {
-    return new Response(flight.stream(membership, (data) => withGatewayTimings(data, figures)), { status: 200, headers: { ...SSE_HEADERS, ...headers } });
+    return new Response(flight.stream(membership, (data) => withGatewayTimings(data, figures)), { status: 200, headers: { ...SSE_RESPONSE_HEADERS, ...headers } });
   }
   membership.leave();
   if (opening.kind === 'error' && opening.retryAfter) headers['retry-after'] = opening.retryAfter;

@@ -1,10 +1,9 @@
 import type { GatewayConfig } from '../config.ts';
-import type { GenerationKind } from '../cache/key.ts';
+import { REQUEST_PATHS, HEADERS } from '@verdict/protocol';
 import type { UpstreamClient } from '../upstream/client.ts';
 import { Flight } from '../upstream/flight.ts';
 import type { Generation } from './policy.ts';
 
-const UPSTREAM_PATH: Record<GenerationKind, string> = { chat: '/v1/chat/completions', completion: '/v1/completions' };
 
 /**
  * Stage 4, upstream: pick a backend (the order drawn by the policy stage, or a fresh draw) and start the
@@ -12,9 +11,9 @@ const UPSTREAM_PATH: Record<GenerationKind, string> = { chat: '/v1/chat/completi
  */
 export function startUpstream(g: Generation, config: GatewayConfig, upstream: UpstreamClient, requestId: string | undefined): Flight {
   const body = JSON.stringify(g.request);
-  const headers: Record<string, string> = requestId ? { 'x-request-id': requestId } : {};
+  const headers: Record<string, string> = requestId ? { [HEADERS.requestId]: requestId } : {};
   return new Flight(
-    (signal) => upstream.call(config, { method: 'POST', path: UPSTREAM_PATH[g.kind], model: g.request.model, order: g.order, body, signal, headers }),
+    (signal) => upstream.call(config, { method: 'POST', path: REQUEST_PATHS[g.kind], model: g.request.model, order: g.order, body, signal, headers }),
     config.stallTimeoutMs,
   );
 }

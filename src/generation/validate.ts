@@ -1,10 +1,10 @@
 import { ApiError, ChatCompletionRequestSchema, CompletionRequestSchema, fromZodError, requestedMaxTokens, type ChatCompletionRequest, type CompletionRequest } from '@verdict/protocol';
-import type { GenerationKind } from '../cache/key.ts';
+import type { RequestKind } from '@verdict/protocol';
 
 export type GenerationRequest = ChatCompletionRequest | CompletionRequest;
 
 /** Validate: the body (already read within MAX_BODY_BYTES) parsed with the shared protocol; a bad one never reaches a backend. */
-export function parseGenerationRequest(kind: GenerationKind, body: Uint8Array): GenerationRequest {
+export function parseGenerationRequest(kind: RequestKind, body: Uint8Array): GenerationRequest {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(body));

@@ -1,4 +1,4 @@
-import { ApiError, errorBody, round, SSE_DONE, SseParser, sseData, type OpenAIErrorBody } from '@verdict/protocol';
+import { ApiError, errorBody, round, SSE_DONE, SseParser, sseData, type OpenAIErrorBody, SSE_CONTENT_TYPE, HEADERS } from '@verdict/protocol';
 import type { UpstreamResponse } from './client.ts';
 
 /** One SSE `data:` payload and when it arrived, in ms after the backend's first byte. */
@@ -113,9 +113,9 @@ export class Flight {
   private async open(start: (signal: AbortSignal) => Promise<UpstreamResponse>, settle: (r: CapturedAnswer | null) => void): Promise<FlightOpening> {
     const up = (this.upstream = await start(this.controller.signal));
     const res = up.response;
-    const meta: OpeningMeta = { requestId: res.headers.get('x-request-id'), serverTiming: res.headers.get('server-timing'), upstreamMs: up.upstreamMs, backend: up.backend.url };
+    const meta: OpeningMeta = { requestId: res.headers.get(HEADERS.requestId), serverTiming: res.headers.get('server-timing'), upstreamMs: up.upstreamMs, backend: up.backend.url };
     const type = res.headers.get('content-type') ?? '';
-    if (res.ok && type.includes('text/event-stream') && res.body) {
+    if (res.ok && type.includes(SSE_CONTENT_TYPE) && res.body) {
       void this.pump(res.body, meta.requestId).then(settle, () => settle(null));
       return { kind: 'sse', ...meta };
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LiveFigures, formatMs, formatNumber } from '../../src/demo/figures.ts';
-import type { ChatCompletionChunk, Timings } from '../../protocol/src/responses.ts';
-import type { Provenance } from '../../protocol/src/speculative.ts';
+import type { ChatCompletionChunk, Timings } from '@verdict/protocol/browser';
+import type { Provenance } from '@verdict/protocol/browser';
 
 function step(content: string, provenance: Provenance[], timings?: Timings): ChatCompletionChunk {
   return { id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null, logprobs: null }], x_verdict: { provenance, step: 1 }, ...(timings ? { timings } : {}) };

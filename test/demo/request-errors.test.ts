@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chatBody, pickModel, validateSettings } from '../../src/demo/request.ts';
 import { describeHttpError, describeNetworkError } from '../../src/demo/errors.ts';
-import { ChatCompletionRequestSchema } from '../../protocol/src/requests.ts';
+import { ChatCompletionRequestSchema } from '@verdict/protocol';
 import { DEMO_PRESETS, findPreset } from '../../src/demo/presets.ts';
 
 describe('chatBody', () => {
@@ -70,7 +70,7 @@ describe('describeHttpError', () => {
 
 describe('index.html', async () => {
   const { readFileSync } = await import('node:fs');
-  const { MODES } = await import('../../protocol/src/speculative.ts');
+  const { MODES } = await import('@verdict/protocol/browser');
   const html = readFileSync(new URL('../../public/index.html', import.meta.url), 'utf8');
   const headers = readFileSync(new URL('../../public/_headers', import.meta.url), 'utf8');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { barFractions, cacheStatus, timingBars } from '../../src/demo/timing.ts';
-import { parseServerTiming } from '../../protocol/src/server-timing.ts';
-import type { Timings } from '../../protocol/src/responses.ts';
+import { parseServerTiming } from '@verdict/protocol/browser';
+import type { Timings } from '@verdict/protocol/browser';
 
 const timings: Timings = { queue_ms: 1.5, prefill_ms: 12, draft_ms: 30, verify_ms: 40, judge_ms: 2, total_ms: 90, steps: 10, drafted: 40, accepted: 30, judge_accepted: 6, mean_accepted_per_step: 4, tokens_per_s: 400 };
 

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Mode } from '@verdict/protocol';
 import { loadBundle } from '../bundle/load.ts';
-import { createEngine, defaultRequest, type Engine } from '../engine/engine.ts';
+import { createEngine, greedyRequest, type Engine } from '../engine/engine.ts';
 import { DecoderSession } from '../engine/session.ts';
 import type { DecodeStats } from '../engine/types.ts';
 import { machineInfo, type MachineInfo } from './machine.ts';
@@ -82,7 +82,7 @@ export async function benchEngine(o: EngineBenchOptions): Promise<EngineBenchRes
 }
 
 async function decodeOnce(engine: Engine, promptIds: number[], mode: Mode, k: number, maxTokens: number): Promise<DecodeStats> {
-  for await (const ev of engine.decode(defaultRequest(promptIds, { mode, k, maxTokens }))) if (ev.type === 'done') return ev.stats;
+  for await (const ev of engine.decode(greedyRequest(promptIds, { mode, k, maxTokens }))) if (ev.type === 'done') return ev.stats;
   throw new Error('decode ended without a done event');
 }
 

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_K, MODES, round, type Mode } from '@verdict/protocol';
 import { loadBundle } from '../bundle/load.ts';
-import { createEngine, defaultRequest } from '../engine/engine.ts';
+import { createEngine, greedyRequest } from '../engine/engine.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.ts';
 import type { DecodeStats } from '../engine/types.ts';
 import { ENTROPY_DEFAULTS } from '../engine/types.ts';
@@ -69,7 +69,7 @@ async function generate(f: GenerateFlags): Promise<void> {
   if (promptIds.length === 0) throw new Error(`--prompt is empty and ${f.bundle} has no BOS token to start from: give the text to continue`);
   const engine = await createEngine(bundle, { executionProviders: f.ep, intraOpThreads: f.threads });
   try {
-    const req = defaultRequest(promptIds, {
+    const req = greedyRequest(promptIds, {
       mode: f.mode,
       k: f.k,
       threshold: f.threshold,

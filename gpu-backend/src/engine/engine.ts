@@ -97,8 +97,12 @@ export function validateRequest(req: DecodeRequest, m: Pick<DecodeModels, 'targe
   if (!Array.isArray(req.stop) || req.stop.some((s) => typeof s !== 'string' || s.length === 0)) bad('stop must be a list of non-empty strings');
 }
 
-/** Defaults for the optional knobs, for callers (CLI, bench) that build requests by hand. */
-export function defaultRequest(promptIds: number[], over: Partial<DecodeRequest> = {}): DecodeRequest {
+/**
+ * A greedy request (temperature 0, 64 tokens, exact, K = 4) for tools and tests that build requests by
+ * hand: reproducible by default. Not the API's defaults, which are protocol's DEFAULTS (temperature 1,
+ * 256 tokens) applied by the server.
+ */
+export function greedyRequest(promptIds: number[], over: Partial<DecodeRequest> = {}): DecodeRequest {
   return {
     promptIds,
     maxTokens: 64,

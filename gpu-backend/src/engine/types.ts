@@ -1,10 +1,11 @@
+import { DEFAULTS } from '@verdict/protocol';
 import type { Mode, Provenance } from '@verdict/protocol';
 import type { TokenLogprob } from './logprobs.ts';
 
 export type { Mode, Provenance, TokenLogprob };
 
 /** Defaults of the entropy-gated rule (FLy-style). */
-export const ENTROPY_DEFAULTS = { threshold: 1.5, window: 2 } as const;
+export const ENTROPY_DEFAULTS = { threshold: DEFAULTS.entropy_threshold, window: DEFAULTS.entropy_window } as const;
 
 /** One generation, fully resolved (server defaults already applied). */
 export interface DecodeRequest {

@@ -1,5 +1,5 @@
 import type { LoadedBundle } from '../bundle/types.ts';
-import { createEngine, defaultRequest, type Engine } from '../engine/engine.ts';
+import { createEngine, greedyRequest, type Engine } from '../engine/engine.ts';
 import type { DecodeRequest } from '../engine/types.ts';
 import { label, type FidelityConfig } from './configs.ts';
 import { continuationNll, loadEvaluator, type Evaluator } from './evaluator.ts';
@@ -86,7 +86,7 @@ export async function measureFidelity(bundle: LoadedBundle, configs: FidelityCon
         const c = configs[ci];
         const seeds = c.temperature > 0 ? o.seeds : [o.seeds[0] ?? 0];
         for (const seed of seeds) {
-          const req: DecodeRequest = defaultRequest(promptIds, {
+          const req: DecodeRequest = greedyRequest(promptIds, {
             mode: c.mode === 'draft' ? 'target' : c.mode,
             k: c.k ?? 1,
             maxTokens: o.maxTokens,

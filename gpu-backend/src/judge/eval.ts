@@ -1,7 +1,7 @@
 import type { Mode } from '@verdict/protocol';
 import type { JudgeHead } from '../bundle/judge-head.ts';
 import type { LoadedBundle } from '../bundle/types.ts';
-import { createEngine, defaultRequest } from '../engine/engine.ts';
+import { createEngine, greedyRequest } from '../engine/engine.ts';
 import type { DecodeStats } from '../engine/types.ts';
 import { readJudgeRecords } from './data.ts';
 import { examine } from './collect.ts';
@@ -85,7 +85,7 @@ export async function evalDecoding(bundle: LoadedBundle, head: JudgeHead, prompt
   const modes: Mode[] = ['target', 'exact', 'judge'];
   const totals = new Map(modes.map((m) => [m, { tokens: 0, steps: 0, ms: 0, drafted: 0, accepted: 0, judgeAccepted: 0, agree: 0, refLen: 0, identical: 0, passed: 0 }]));
   const run = async (mode: Mode, ids: number[]): Promise<{ tokens: number[]; text: string; stats: DecodeStats }> => {
-    const req = defaultRequest(ids, { mode, k: opts.k, maxTokens: opts.maxTokens, threshold: opts.threshold });
+    const req = greedyRequest(ids, { mode, k: opts.k, maxTokens: opts.maxTokens, threshold: opts.threshold });
     for await (const ev of engine.decode(req)) if (ev.type === 'done') return ev;
     throw new Error(`${mode} decode ended without a result`);
   };

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import type { LoadedBundle } from '../bundle/types.ts';
 import { decode } from '../engine/decode.ts';
-import { defaultRequest } from '../engine/engine.ts';
+import { greedyRequest } from '../engine/engine.ts';
 import { propose } from '../engine/propose.ts';
 import { RequestState, type DecodeModels } from '../engine/request.ts';
 import { score } from '../engine/score.ts';
@@ -87,7 +87,7 @@ export async function mineBundle(bundle: LoadedBundle, prompts: string[], out: s
 
 async function minePrompt(models: DecodeModels, bundle: LoadedBundle, prompt: string, opts: MineOptions, summary: MineSummary): Promise<JudgeRecord[]> {
   const promptIds = bundle.encodePrompt(prompt);
-  const req = defaultRequest(promptIds, { mode: 'exact', k: opts.k, maxTokens: opts.maxTokens, temperature: opts.draftTemperature ?? 0, seed: (opts.seed ?? 0) + summary.prompts });
+  const req = greedyRequest(promptIds, { mode: 'exact', k: opts.k, maxTokens: opts.maxTokens, temperature: opts.draftTemperature ?? 0, seed: (opts.seed ?? 0) + summary.prompts });
   const reference = opts.rule.kind === 'module' ? await greedyText(models, promptIds, opts.maxTokens) : '';
   const r = new RequestState(models, req);
   const records: JudgeRecord[] = [];
@@ -173,7 +173,7 @@ async function harmless(
 
 /** The target's own greedy continuation of `ids` (`target` mode through the engine's loop). */
 async function greedyIds(models: DecodeModels, ids: number[], maxTokens: number): Promise<number[]> {
-  for await (const ev of decode(models, defaultRequest(ids, { mode: 'target', maxTokens }))) if (ev.type === 'done') return ev.tokens;
+  for await (const ev of decode(models, greedyRequest(ids, { mode: 'target', maxTokens }))) if (ev.type === 'done') return ev.tokens;
   return [];
 }
 

@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
-import { ApiError, readBodyWithin } from '@verdict/protocol';
+import { ApiError, readBodyWithin, REQUEST_PATHS, type RequestKind } from '@verdict/protocol';
 import { errorResponse } from './errors.ts';
 import { notReady, respondJson, startRun } from './generation.ts';
 import { RequestRecord } from './record.ts';
-import { resolveRequest, type RouteKind } from './resolve.ts';
+import { resolveRequest } from './resolve.ts';
 import type { ServerState } from './state.ts';
 import { respondStream } from './stream.ts';
 
@@ -50,7 +50,7 @@ export function createApp(state: ServerState): Hono<Env> {
     await next();
   };
 
-  const generate = (kind: RouteKind) =>
+  const generate = (kind: RequestKind) =>
     async (c: import('hono').Context<Env>) => {
       if (state.phase !== 'ready' || !state.bundle) throw notReady(state);
       let body: unknown;
@@ -63,8 +63,8 @@ export function createApp(state: ServerState): Hono<Env> {
       const run = startRun(state, c.get('record'), req);
       return req.stream ? respondStream(run, c.req.raw.signal) : respondJson(run, c.req.raw.signal);
     };
-  app.post('/v1/chat/completions', limit, generate('chat'));
-  app.post('/v1/completions', limit, generate('text'));
+  app.post(REQUEST_PATHS.chat, limit, generate('chat'));
+  app.post(REQUEST_PATHS.completion, limit, generate('completion'));
 
   app.get('/v1/models', (c) => {
     // Only once every worker is up: the modes (and so the default mode in the fingerprint) are the engines' own.

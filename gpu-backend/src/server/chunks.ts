@@ -1,17 +1,15 @@
-import type { ChatCompletionChunk, ChatLogprobs, Mode, Provenance, TextCompletionChunk, TextLogprobs, Timings, Usage } from '@verdict/protocol';
+import type { ChatCompletionChunk, ChatLogprobs, FinishReason, Mode, Provenance, RequestKind, TextCompletionChunk, TextLogprobs, Timings, Usage } from '@verdict/protocol';
 import type { FinishReason as EngineFinish } from '../engine/types.ts';
-import type { RouteKind } from './resolve.ts';
 
-type Finish = 'stop' | 'length';
 type Chunk = ChatCompletionChunk | TextCompletionChunk;
 
 /** The engine's `cancelled` never reaches a client that is still listening; map it defensively. */
-export const finishReason = (f: EngineFinish): Finish => (f === 'length' ? 'length' : 'stop');
+export const finishReason = (f: EngineFinish): FinishReason => (f === 'length' ? 'length' : 'stop');
 
 /** Builds the OpenAI stream chunks of one response (chat or text completion). */
 export class ChunkWriter {
   constructor(
-    private readonly kind: RouteKind,
+    private readonly kind: RequestKind,
     private readonly id: string,
     private readonly created: number,
     private readonly model: string,
@@ -23,7 +21,7 @@ export class ChunkWriter {
     private readonly mode: Mode,
   ) {}
 
-  private chunk(content: string | undefined, finish: Finish | null, role = false, logprobs: ChatLogprobs | TextLogprobs | null = null): Chunk {
+  private chunk(content: string | undefined, finish: FinishReason | null, role = false, logprobs: ChatLogprobs | TextLogprobs | null = null): Chunk {
     const base = { id: this.id, created: this.created, model: this.model, system_fingerprint: this.fingerprint, ...(this.includeUsage ? { usage: null } : {}), x_verdict: { mode: this.mode } };
     if (this.kind === 'chat') {
       const delta: { role?: 'assistant'; content?: string } = {};
@@ -50,7 +48,7 @@ export class ChunkWriter {
   }
 
   /** The closing chunks: the finish reason, then (when asked) a usage chunk; the last one carries `timings`. */
-  closing(finish: Finish, usage: Usage, timings: Timings): Chunk[] {
+  closing(finish: FinishReason, usage: Usage, timings: Timings): Chunk[] {
     const end = this.chunk(this.kind === 'chat' ? undefined : '', finish);
     if (!this.includeUsage) return [{ ...end, timings }];
     const usageChunk = { ...this.chunk(undefined, null), choices: [], usage, timings } as Chunk;

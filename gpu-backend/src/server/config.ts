@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '../engine/providers.ts';
-import { MAX_K, ModeSchema } from '@verdict/protocol';
-import { ENTROPY_DEFAULTS } from '../engine/types.ts';
+import { DEFAULTS, MAX_K, ModeSchema } from '@verdict/protocol';
 
 /**
  * Configuration of `verdict serve`. One table drives the zod schema, the CLI flags, the
@@ -32,14 +31,14 @@ export const CONFIG_OPTIONS = {
   requestTimeoutMs: { flag: '--request-timeout-ms <ms>', env: 'VERDICT_REQUEST_TIMEOUT_MS', help: 'per-request deadline, queue wait included', schema: int(1).default(120_000) },
   drainTimeoutMs: { flag: '--drain-timeout-ms <ms>', env: 'VERDICT_DRAIN_TIMEOUT_MS', help: 'on SIGTERM, how long in-flight requests may finish before they are cancelled', schema: int(0).default(10_000) },
   defaultMode: { flag: '--default-mode <mode>', env: 'VERDICT_DEFAULT_MODE', help: 'mode when a request has none (default: judge if the bundle has a judge head, else exact)', schema: ModeSchema.optional() },
-  defaultK: { flag: '--default-k <n>', env: 'VERDICT_DEFAULT_K', help: 'draft tokens per step when a request has none', schema: int(1, MAX_K).default(4) },
+  defaultK: { flag: '--default-k <n>', env: 'VERDICT_DEFAULT_K', help: 'draft tokens per step when a request has none', schema: int(1, MAX_K).default(DEFAULTS.k) },
   defaultThreshold: { flag: '--default-threshold <p>', env: 'VERDICT_DEFAULT_THRESHOLD', help: "judge acceptance threshold (default: the judge head's own)", schema: z.coerce.number().min(0).max(1).optional() },
-  defaultKlThreshold: { flag: '--default-kl-threshold <nats>', env: 'VERDICT_DEFAULT_KL_THRESHOLD', help: 'kl mode: accept where KL(target||draft) <= this', schema: z.coerce.number().min(0).default(0.5) },
-  defaultKlConfidence: { flag: '--default-kl-confidence <p>', env: 'VERDICT_DEFAULT_KL_CONFIDENCE', help: "kl mode: positions where the target's top-1 probability exceeds this use the exact rule", schema: z.coerce.number().min(0).max(1).default(0.9) },
-  defaultEntropyThreshold: { flag: '--default-entropy-threshold <nats>', env: 'VERDICT_DEFAULT_ENTROPY_THRESHOLD', help: "entropy mode: keep a mismatch only where the target's entropy is at least this", schema: z.coerce.number().min(0).default(ENTROPY_DEFAULTS.threshold) },
-  defaultEntropyWindow: { flag: '--default-entropy-window <n>', env: 'VERDICT_DEFAULT_ENTROPY_WINDOW', help: "entropy mode: following draft tokens that must be the target's argmax", schema: int(1, MAX_K - 1).default(ENTROPY_DEFAULTS.window) },
-  defaultMaxTokens: { flag: '--default-max-tokens <n>', env: 'VERDICT_DEFAULT_MAX_TOKENS', help: 'completion budget when a request has no max_tokens', schema: int(1).default(256) },
-  defaultTemperature: { flag: '--default-temperature <t>', env: 'VERDICT_DEFAULT_TEMPERATURE', help: 'sampling temperature when a request has none (OpenAI: 1)', schema: z.coerce.number().min(0).max(2).default(1) },
+  defaultKlThreshold: { flag: '--default-kl-threshold <nats>', env: 'VERDICT_DEFAULT_KL_THRESHOLD', help: 'kl mode: accept where KL(target||draft) <= this', schema: z.coerce.number().min(0).default(DEFAULTS.kl_threshold) },
+  defaultKlConfidence: { flag: '--default-kl-confidence <p>', env: 'VERDICT_DEFAULT_KL_CONFIDENCE', help: "kl mode: positions where the target's top-1 probability exceeds this use the exact rule", schema: z.coerce.number().min(0).max(1).default(DEFAULTS.kl_confidence) },
+  defaultEntropyThreshold: { flag: '--default-entropy-threshold <nats>', env: 'VERDICT_DEFAULT_ENTROPY_THRESHOLD', help: "entropy mode: keep a mismatch only where the target's entropy is at least this", schema: z.coerce.number().min(0).default(DEFAULTS.entropy_threshold) },
+  defaultEntropyWindow: { flag: '--default-entropy-window <n>', env: 'VERDICT_DEFAULT_ENTROPY_WINDOW', help: "entropy mode: following draft tokens that must be the target's argmax", schema: int(1, MAX_K - 1).default(DEFAULTS.entropy_window) },
+  defaultMaxTokens: { flag: '--default-max-tokens <n>', env: 'VERDICT_DEFAULT_MAX_TOKENS', help: 'completion budget when a request has no max_tokens', schema: int(1).default(DEFAULTS.max_tokens) },
+  defaultTemperature: { flag: '--default-temperature <t>', env: 'VERDICT_DEFAULT_TEMPERATURE', help: 'sampling temperature when a request has none (OpenAI: 1)', schema: z.coerce.number().min(0).max(2).default(DEFAULTS.temperature) },
   maxBodyBytes: { flag: '--max-body-bytes <n>', env: 'VERDICT_MAX_BODY_BYTES', help: 'largest accepted request body (413 above)', schema: int(1).default(1_048_576) },
   logLevel: { flag: '--log-level <level>', env: 'VERDICT_LOG_LEVEL', help: `one of ${LOG_LEVELS.join(', ')}`, schema: z.enum(LOG_LEVELS).default('info') },
 } as const;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Mode } from '@verdict/protocol';
+import { DEFAULTS, type Mode } from '@verdict/protocol';
 import { DEFAULT_CHAT_TEMPLATE } from '../bundle/chat-template.ts';
 import type { LoadedBundle } from '../bundle/types.ts';
 import type { ServeConfig } from './config.ts';
@@ -35,8 +35,8 @@ export function answerFingerprint(bundle: LoadedBundle, config: ServeConfig, mod
       kl_confidence: config.defaultKlConfidence,
       temperature: config.defaultTemperature,
       max_tokens: config.defaultMaxTokens,
-      top_p: 1,
-      top_k: 0,
+      top_p: DEFAULTS.top_p,
+      top_k: DEFAULTS.top_k,
     },
   };
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');

@@ -128,7 +128,7 @@ export class LogprobsCollector {
   constructor(private readonly run: Run) {
     const { req } = run;
     const tokenizer = run.state.bundle!.tokenizer;
-    this.completion = req.logprobs != null && req.kind === 'text' ? new TextLogprobsBuilder(run.texts, tokenizer, req.echo ? req.promptText!.length : 0) : null;
+    this.completion = req.logprobs != null && req.kind === 'completion' ? new TextLogprobsBuilder(run.texts, tokenizer, req.echo ? req.promptText!.length : 0) : null;
   }
 
   get wanted(): boolean {

@@ -1,6 +1,8 @@
 import { randomInt } from 'node:crypto';
 import {
   ApiError,
+  DEFAULTS,
+  type RequestKind,
   ChatCompletionRequestSchema,
   CompletionRequestSchema,
   fromZodError,
@@ -15,11 +17,10 @@ import type { LoadedBundle } from '../bundle/types.ts';
 import type { DecodeRequest } from '../engine/types.ts';
 import type { ServeConfig } from './config.ts';
 
-export type RouteKind = 'chat' | 'text';
 
 /** A validated request with every server default applied, ready for the scheduler. */
 export interface ResolvedRequest {
-  kind: RouteKind;
+  kind: RequestKind;
   model: string;
   decode: DecodeRequest;
   stream: boolean;
@@ -42,7 +43,7 @@ export function defaultMode(modes: readonly Mode[], config: ServeConfig): Mode {
  * `modes` are what the workers' engines reported they can serve (the engine alone decides, e.g.
  * that judge needs a head and a hidden_states output).
  */
-export function resolveRequest(kind: RouteKind, body: unknown, bundle: LoadedBundle, modes: readonly Mode[], config: ServeConfig): ResolvedRequest {
+export function resolveRequest(kind: RequestKind, body: unknown, bundle: LoadedBundle, modes: readonly Mode[], config: ServeConfig): ResolvedRequest {
   const parsed = (kind === 'chat' ? ChatCompletionRequestSchema : CompletionRequestSchema).safeParse(body);
   if (!parsed.success) throw fromZodError(parsed.error);
   const r = parsed.data;
@@ -89,8 +90,8 @@ export function resolveRequest(kind: RouteKind, body: unknown, bundle: LoadedBun
     entropyThreshold: spec.entropy_threshold ?? config.defaultEntropyThreshold,
     entropyWindow: spec.entropy_window ?? config.defaultEntropyWindow,
     temperature: r.temperature ?? config.defaultTemperature,
-    topP: r.top_p ?? 1,
-    topK: r.top_k ?? 0,
+    topP: r.top_p ?? DEFAULTS.top_p,
+    topK: r.top_k ?? DEFAULTS.top_k,
     seed: r.seed ?? randomInt(2 ** 31),
     stop: stopList(r),
   };

@@ -1,11 +1,10 @@
-import { ApiError, SSE_DONE, sseData } from '@verdict/protocol';
+import { ApiError, SSE_DONE, sseData, SSE_RESPONSE_HEADERS } from '@verdict/protocol';
 import type { DecodeEvent } from '../engine/types.ts';
 import { ChunkWriter, finishReason } from './chunks.ts';
 import { toApiError } from './errors.ts';
 import { LogprobsCollector, observe, summary, type Run } from './generation.ts';
 import { headersAtFirstByte } from './timings.ts';
 
-const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' };
 
 /**
  * A streamed answer. Headers go out once prefill is done, so they carry the queue and prefill
@@ -99,5 +98,5 @@ export async function respondStream(run: Run, clientGone: AbortSignal): Promise<
       end(499);
     },
   });
-  return new Response(body, { headers: { ...SSE_HEADERS, ...headersAtFirstByte(decode.mode, decode.k, decode.promptIds.length, run.gen.queueMs, prefillMs) } });
+  return new Response(body, { headers: { ...SSE_RESPONSE_HEADERS, ...headersAtFirstByte(decode.mode, decode.k, decode.promptIds.length, run.gen.queueMs, prefillMs) } });
 }

@@ -1,4 +1,4 @@
-import { formatServerTiming, round, type Timings } from '@verdict/protocol';
+import { formatServerTiming, HEADERS, round, type Timings } from '@verdict/protocol';
 import type { DecodeStats, Mode } from '../engine/types.ts';
 
 /**
@@ -25,13 +25,13 @@ export function buildTimings(queueMs: number, totalMs: number, s: DecodeStats): 
 /** Headers known when the first byte goes out: the resolved mode and the queue and prefill times. */
 export function headersAtFirstByte(mode: Mode, k: number, promptTokens: number, queueMs: number, prefillMs: number): Record<string, string> {
   return {
-    'Server-Timing': formatServerTiming([
+    [HEADERS.serverTiming]: formatServerTiming([
       { name: 'queue', dur: queueMs },
       { name: 'prefill', dur: prefillMs },
     ]),
-    'X-Verdict-Mode': mode,
-    'X-Verdict-K': String(mode === 'target' ? 0 : k),
-    'X-Verdict-Prompt-Tokens': String(promptTokens),
+    [HEADERS.mode]: mode,
+    [HEADERS.k]: String(mode === 'target' ? 0 : k),
+    [HEADERS.promptTokens]: String(promptTokens),
   };
 }
 
@@ -39,7 +39,7 @@ export function headersAtFirstByte(mode: Mode, k: number, promptTokens: number, 
 export function headersAtEnd(mode: Mode, k: number, t: Timings, promptTokens: number, completionTokens: number): Record<string, string> {
   return {
     ...headersAtFirstByte(mode, k, promptTokens, t.queue_ms, t.prefill_ms),
-    'Server-Timing': formatServerTiming([
+    [HEADERS.serverTiming]: formatServerTiming([
       { name: 'queue', dur: t.queue_ms },
       { name: 'prefill', dur: t.prefill_ms },
       { name: 'draft', dur: t.draft_ms },
@@ -47,12 +47,12 @@ export function headersAtEnd(mode: Mode, k: number, t: Timings, promptTokens: nu
       { name: 'judge', dur: t.judge_ms },
       { name: 'total', dur: t.total_ms },
     ]),
-    'X-Verdict-Completion-Tokens': String(completionTokens),
-    'X-Verdict-Steps': String(t.steps),
-    'X-Verdict-Drafted': String(t.drafted),
-    'X-Verdict-Accepted': String(t.accepted),
-    'X-Verdict-Judge-Accepted': String(t.judge_accepted),
-    'X-Verdict-Accepted-Per-Step': String(t.mean_accepted_per_step),
-    'X-Verdict-Tokens-Per-S': String(t.tokens_per_s),
+    [HEADERS.completionTokens]: String(completionTokens),
+    [HEADERS.steps]: String(t.steps),
+    [HEADERS.drafted]: String(t.drafted),
+    [HEADERS.accepted]: String(t.accepted),
+    [HEADERS.judgeAccepted]: String(t.judge_accepted),
+    [HEADERS.acceptedPerStep]: String(t.mean_accepted_per_step),
+    [HEADERS.tokensPerS]: String(t.tokens_per_s),
   };
 }

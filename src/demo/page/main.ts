@@ -1,4 +1,4 @@
-import type { Mode } from '../../../protocol/src/speculative.ts';
+import type { Mode } from '@verdict/protocol/browser';
 import { DEMO_PRESETS, findPreset } from '../presets.ts';
 import { DEMO_CHAT_PATH, DEMO_MODELS_PATH, chatBody, fallbackMode, modesOf, pickModel, validateSettings, type PaneSettings, type ReplayPace } from '../request.ts';
 import { describeHttpError, describeNetworkError } from '../errors.ts';

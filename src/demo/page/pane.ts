@@ -1,5 +1,5 @@
-import type { Mode } from '../../../protocol/src/speculative.ts';
-import { parseServerTiming, type ServerTimingEntry } from '../../../protocol/src/server-timing.ts';
+import type { Mode } from '@verdict/protocol/browser';
+import { HEADERS, parseServerTiming, SSE_CONTENT_TYPE, type ServerTimingEntry } from '@verdict/protocol/browser';
 import { readChatStream } from '../stream.ts';
 import { chunkSegments, provenanceClass } from '../provenance.ts';
 import { LiveFigures, formatMs, formatNumber, type FiguresSnapshot } from '../figures.ts';
@@ -115,7 +115,7 @@ export class Pane {
       try {
         res = await fetch(req.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'text/event-stream', [REPLAY_HEADER]: req.replay },
+          headers: { 'content-type': 'application/json', accept: SSE_CONTENT_TYPE, [REPLAY_HEADER]: req.replay },
           body: JSON.stringify(req.body),
           signal: req.signal,
         });
@@ -124,7 +124,7 @@ export class Pane {
       }
       if (!res.ok || !res.body) return fail(describeHttpError(res.status, await res.text().catch(() => ''), res.headers.get('retry-after')));
       const headerTiming = parseServerTiming(res.headers.get('server-timing'));
-      cache = cacheStatus(res.headers.get('x-cache'), headerTiming, null);
+      cache = cacheStatus(res.headers.get(HEADERS.cache), headerTiming, null);
       this.showBadge(cache, req.replay);
 
       let complete = false;
@@ -151,7 +151,7 @@ export class Pane {
       this.showFigures(final);
       const fromResourceTiming = await serverTimingOf(req.url, startedAt, req.claimed);
       const serverTiming: ServerTimingEntry[] = fromResourceTiming ?? headerTiming;
-      cache = cacheStatus(res.headers.get('x-cache'), serverTiming, final.timings);
+      cache = cacheStatus(res.headers.get(HEADERS.cache), serverTiming, final.timings);
       this.showBadge(cache, req.replay);
       this.bars = timingBars(final.timings, serverTiming);
       this.barsFromCache = cache === 'hit';

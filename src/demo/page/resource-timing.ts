@@ -1,4 +1,4 @@
-import type { ServerTimingEntry } from '../../../protocol/src/server-timing.ts';
+import type { ServerTimingEntry } from '@verdict/protocol/browser';
 
 /**
  * Server-Timing of one fetch, read the way the issue asks: through PerformanceResourceTiming.serverTiming

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { cors as honoCors } from 'hono/cors';
+import { HEADERS, STATS_HEADERS } from '@verdict/protocol';
 import type { GatewayConfig } from '../../config.ts';
 import type { AppEnv } from '../../context.ts';
 
@@ -16,8 +17,9 @@ export function cors(): MiddlewareHandler<AppEnv> {
     if (!handler) {
       handler = honoCors({
         origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
-        allowHeaders: ['authorization', 'content-type', 'cache-control', 'x-request-id', 'x-verdict-replay'],
-        exposeHeaders: ['server-timing', 'x-cache', 'x-request-id', 'retry-after', 'x-verdict-coalesced'],
+        allowHeaders: ['authorization', 'content-type', 'cache-control', HEADERS.requestId, HEADERS.replay],
+        // What a page reads: timings, cache status, ids, back-off, and the backend's spec-decode stats.
+        exposeHeaders: [HEADERS.serverTiming, HEADERS.cache, HEADERS.requestId, HEADERS.retryAfter, HEADERS.coalesced, HEADERS.originRequestId, ...STATS_HEADERS],
         maxAge: 600,
       });
       built.set(config, handler);

@@ -1,3 +1,4 @@
+import { HEADERS } from '@verdict/protocol';
 import type { MiddlewareHandler } from 'hono';
 import { serverTimingValue, settleFigures } from '../../shared/timings.ts';
 import type { AppEnv } from '../../context.ts';
@@ -15,8 +16,8 @@ export function timing(): MiddlewareHandler<AppEnv> {
     const figures = settleFigures(t);
     const headers = c.res.headers;
     headers.set('server-timing', serverTimingValue(t.backendServerTiming ?? null, figures, t.cacheTier));
-    headers.set('x-cache', figures.cache.toUpperCase());
-    if (!headers.has('x-request-id')) headers.set('x-request-id', `gw-${crypto.randomUUID()}`);
+    headers.set(HEADERS.cache, figures.cache.toUpperCase());
+    if (!headers.has(HEADERS.requestId)) headers.set(HEADERS.requestId, `gw-${crypto.randomUUID()}`);
     const allow = c.var.config?.timingAllowOrigin ?? '*';
     if (allow) headers.set('timing-allow-origin', allow);
   };

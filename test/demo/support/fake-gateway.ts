@@ -9,9 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { formatServerTiming } from '../../../protocol/src/server-timing.ts';
-import { sseData, SSE_DONE } from '../../../protocol/src/sse.ts';
-import type { Provenance } from '../../../protocol/src/speculative.ts';
+import { formatServerTiming } from '@verdict/protocol/browser';
+import { sseData, SSE_DONE } from '@verdict/protocol/browser';
+import type { Provenance } from '@verdict/protocol/browser';
 
 const PUBLIC = fileURLToPath(new URL('../../../public/', import.meta.url));
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 'text/javascript', '.svg': 'image/svg+xml', '.map': 'application/json' };

@@ -1,0 +1,90 @@
+/**
+ * The wire vocabulary in one place: modes, provenances, finish reasons, request kinds and their
+ * paths, header names, the SSE response headers and the serving defaults. No zod and no Node or
+ * Workers API, so the browser demo imports it too (`@verdict/protocol/browser`).
+ */
+
+/** How draft tokens are verified. `target` means no speculation at all (the baseline). */
+export const MODES = ['target', 'exact', 'judge', 'kl', 'entropy'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** Where an emitted token came from: accepted by the exact rule, accepted only by a lenient rule (judge, kl, entropy), or the target's own. */
+export const PROVENANCES = ['draft', 'judge', 'target'] as const;
+export type Provenance = (typeof PROVENANCES)[number];
+
+export const MAX_K = 64;
+
+/** OpenAI's finish reasons that Verdict produces (a cancelled generation has no response to carry one). */
+export const FINISH_REASONS = ['stop', 'length'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+
+/** The two generation routes, by kind. */
+export const REQUEST_PATHS = { chat: '/v1/chat/completions', completion: '/v1/completions' } as const;
+export type RequestKind = keyof typeof REQUEST_PATHS;
+
+/** Header names (HTTP headers are case-insensitive; these are the spellings we send). */
+export const HEADERS = {
+  requestId: 'X-Request-Id',
+  serverTiming: 'Server-Timing',
+  retryAfter: 'Retry-After',
+  /** Gateway: HIT | MISS | BYPASS. */
+  cache: 'X-Cache',
+  /** Client → gateway: `recorded` replays a cached stream at its recorded pace (the demo). */
+  replay: 'X-Verdict-Replay',
+  /** Gateway: this answer joined an identical generation already in flight. */
+  coalesced: 'X-Verdict-Coalesced',
+  /** Gateway: the request id of the generation a cached answer came from. */
+  originRequestId: 'X-Verdict-Origin-Request-Id',
+  // Backend spec-decode stats, on every answer:
+  mode: 'X-Verdict-Mode',
+  k: 'X-Verdict-K',
+  promptTokens: 'X-Verdict-Prompt-Tokens',
+  completionTokens: 'X-Verdict-Completion-Tokens',
+  steps: 'X-Verdict-Steps',
+  drafted: 'X-Verdict-Drafted',
+  accepted: 'X-Verdict-Accepted',
+  judgeAccepted: 'X-Verdict-Judge-Accepted',
+  acceptedPerStep: 'X-Verdict-Accepted-Per-Step',
+  tokensPerS: 'X-Verdict-Tokens-Per-S',
+} as const;
+
+/** The backend's stats headers, which browsers may read cross-origin (the gateway's CORS expose list). */
+export const STATS_HEADERS = [
+  HEADERS.mode,
+  HEADERS.k,
+  HEADERS.promptTokens,
+  HEADERS.completionTokens,
+  HEADERS.steps,
+  HEADERS.drafted,
+  HEADERS.accepted,
+  HEADERS.judgeAccepted,
+  HEADERS.acceptedPerStep,
+  HEADERS.tokensPerS,
+] as const;
+
+export const SSE_CONTENT_TYPE = 'text/event-stream';
+/** Every SSE response, backend and gateway alike: nothing may hold the stream back or store it. */
+export const SSE_RESPONSE_HEADERS = {
+  'Content-Type': `${SSE_CONTENT_TYPE}; charset=utf-8`,
+  'Cache-Control': 'no-cache',
+  // Keeps Cloudflare from compressing the stream (a compressed stream sits in the encoder).
+  'Content-Encoding': 'identity',
+  'X-Accel-Buffering': 'no',
+} as const;
+
+/**
+ * What the server applies when a request leaves a field out (`verdict serve --default-*` changes
+ * each). temperature 1 and no top-p/top-k cut are OpenAI's; the mode defaults to judge when the
+ * bundle has a judge head, else exact.
+ */
+export const DEFAULTS = {
+  k: 4,
+  temperature: 1,
+  top_p: 1,
+  top_k: 0,
+  max_tokens: 256,
+  kl_threshold: 0.5,
+  kl_confidence: 0.9,
+  entropy_threshold: 1.5,
+  entropy_window: 2,
+} as const;
