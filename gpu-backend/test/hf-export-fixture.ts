@@ -7,7 +7,7 @@ import { BOS_TOKEN, EOS_TOKEN } from '../src/synth/tokenizer-json.ts';
 import type { SynthResult } from '../src/synth/synth-bundle.ts';
 
 const { onnx } = onnxProto;
-type ModelProto = ReturnType<typeof onnx.ModelProto.decode>;
+export type ModelProto = ReturnType<typeof onnx.ModelProto.decode>;
 
 /** config.json of a synthetic Llama as transformers writes it. */
 export function llamaConfigJson(c: LlamaConfig, m: BundleManifest, numLayers = c.numLayers): Record<string, unknown> {

@@ -16,7 +16,7 @@ import { importBundle } from '../src/import/import-bundle.ts';
 import { prepareBundleHidden } from '../src/import/prepare.ts';
 import { synthBundle, type SynthResult } from '../src/synth/synth-bundle.ts';
 import { ONE_THREAD, run } from './engine-fixture.ts';
-import { readSynthModel, stripHiddenStates, writeHfExport, writeJson } from './hf-export-fixture.ts';
+import { readSynthModel, stripHiddenStates, writeHfExport, writeJson, type ModelProto } from './hf-export-fixture.ts';
 import { HAVE_PLE, PLE } from './shared-models.ts';
 
 const { onnx } = onnxProto;
@@ -93,6 +93,33 @@ describe('verdict import: synthetic exports', () => {
       await imported.dispose();
       await original.dispose();
     }
+  });
+
+  it('finds the head input of a tied head (Transpose of the embedding table) behind Casts, as fp16-style exports write it', async () => {
+    const tied = await synthBundle({ preset: 'tiny', out: join(root, 'synth-tied'), judgeSignal: 0, overrides: { tieEmbeddings: true } });
+    // logits = Cast(Add(MatMul(Cast(norm), Transpose(embed_tokens)), prior)): the walk must pass the Casts, the
+    // bias Add, and take the MatMul's live input rather than the Transpose of the (tied) embedding table.
+    const castAround = (m: ModelProto) => {
+      const g = m.graph!;
+      const transposes = new Set(g.node!.filter((n) => n.opType === 'Transpose' && n.input![0] === 'embed_tokens').map((n) => n.output![0]));
+      const head = g.node!.find((n) => n.opType === 'MatMul' && transposes.has(n.input![1]))!;
+      expect(head).toBeDefined();
+      const to = { name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.FLOAT };
+      g.node!.splice(g.node!.indexOf(head), 0, { name: 'head_in_cast', opType: 'Cast', input: [head.input![0]], output: ['head_in_cast_out'], attribute: [to] });
+      head.input = ['head_in_cast_out', head.input![1]];
+      const last = g.node!.find((n) => n.output!.includes('logits'))!;
+      last.output = ['logits_raw'];
+      g.node!.splice(g.node!.indexOf(last) + 1, 0, { name: 'logits_cast', opType: 'Cast', input: ['logits_raw'], output: ['logits'], attribute: [to] });
+    };
+    const target = await writeHfExport(tied, join(root, 'hf-tied-target'), { edit: castAround });
+    const draft = await writeHfExport(tied, join(root, 'hf-tied-draft'), { role: 'draft' });
+    const { dir, hiddenFrom } = await importBundle({ target, draft, out: join(root, 'bundle-tied') });
+    expect(hiddenFrom).toBe('head_in_cast_out');
+    const b = await loadBundle(dir);
+    const ours = await forward(b.targetPath, b.manifest.target, PROMPT);
+    const reference = await forward(join(tied.dir, tied.manifest.target.file), tied.manifest.target, PROMPT);
+    expect(maxAbsDiff(ours.logits, reference.logits)).toBe(0);
+    expect(maxAbsDiff(ours.hidden!, reference.hidden!)).toBe(0);
   });
 
   it('refuses an existing --out unless forced', async () => {
