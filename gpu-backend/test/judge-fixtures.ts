@@ -5,25 +5,14 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, beforeAll } from 'vitest';
 import { synthBundle } from '../src/synth/synth-bundle.ts';
 import type { TextTokenizer } from '../src/bundle/types.ts';
-
-/** GPT-2's byte → printable character table used by byte-level BPE. */
-function bytesToUnicode(): string[] {
-  const keep: number[] = [];
-  for (let b = 33; b <= 126; b++) keep.push(b);
-  for (let b = 161; b <= 172; b++) keep.push(b);
-  for (let b = 174; b <= 255; b++) keep.push(b);
-  const table: string[] = new Array(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) table[b] = keep.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
-  return table;
-}
+import { byteToUnicode } from '../src/bundle/byte-level.ts';
 
 /**
  * A tiny byte-level BPE tokenizer: the 256 byte tokens plus merges given as strings
  * (each merge joins the byte pieces of its text, e.g. 'ab' or 'é' → one token).
  */
 export function byteBpeTokenizer(mergeTexts: string[]): TextTokenizer {
-  const table = bytesToUnicode();
+  const table = byteToUnicode();
   const vocab: Record<string, number> = {};
   table.forEach((ch, b) => (vocab[ch] = b));
   const merges: string[] = [];

@@ -1,7 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { TUNED_MALLOC_ENV } from '../../gpu-backend/src/server/launch.mjs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,16 +13,8 @@ export { sseEvents } from '../worker/fake-backend.ts';
 const ROOT = new URL('../..', import.meta.url).pathname;
 const VERDICT = join(ROOT, 'gpu-backend/bin/verdict.mjs');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../gpu-backend/src/bench/gateway-harness.ts';
+import { freePort } from '../../gpu-backend/src/bench/gateway-harness.ts';
 
 export async function synthTinyBundle(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'verdict-gw-e2e-'));

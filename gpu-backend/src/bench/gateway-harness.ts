@@ -124,7 +124,8 @@ export async function startPortkey(backendUrl: string): Promise<PortkeyGateway> 
   return { url, headers, version, close };
 }
 
-async function freePort(): Promise<number> {
+/** A port free on loopback right now (the e2e stack uses it too). */
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once('error', reject);
