@@ -1,5 +1,6 @@
 import type { DecodeEvent, DecodeRequest, Mode } from '../engine/types.ts';
 import type { ExecutionProvider } from '../engine/providers.ts';
+import type { BatchOptions } from '../engine/batch/options.ts';
 import type { RuntimeModules } from './runtime.ts';
 
 /** What a worker thread is started with (structured-cloned into `workerData`). */
@@ -9,6 +10,8 @@ export interface WorkerInit {
   intraOpThreads: number;
   /** V8 young generation cap of the worker's isolate in MB (0 = V8's default); see `--worker-young-gen-mb`. */
   youngGenerationMb?: number;
+  /** How the engine batches its generations (engine/batch/options.ts). */
+  batch: BatchOptions;
   /** Where the worker loads the bundle and the engine from (runtime.ts). */
   runtime: RuntimeModules;
 }
@@ -23,7 +26,7 @@ export type ToWorker =
 /** Worker -> HTTP thread. Every `decode` gets exactly one `end` or `error`, after its events. */
 export type FromWorker =
   /** `modes`: what this engine can serve (judge needs a head the target's outputs can feed). */
-  | { type: 'ready'; modes: Mode[] }
+  | { type: 'ready'; modes: Mode[]; batching: boolean; batchingNote: string }
   | { type: 'fatal'; message: string }
   | { type: 'event'; id: number; event: DecodeEvent }
   | { type: 'end'; id: number }

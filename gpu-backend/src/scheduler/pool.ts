@@ -125,7 +125,8 @@ export class WorkerPool {
           settled = true;
           this.modes = this.modes.filter((mode) => m.modes.includes(mode));
           for (const p of slot.pending.splice(0)) this.send(slot, p);
-          this.log('info', 'inference worker ready', { worker: index });
+          this.log('info', 'inference worker ready', { worker: index, batching: m.batching });
+          if (m.batchingNote) this.log('warn', m.batchingNote, { worker: index });
           resolve();
         } else if (m.type === 'fatal') {
           settled = true;

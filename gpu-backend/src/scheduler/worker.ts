@@ -18,7 +18,7 @@ async function start(): Promise<Engine> {
   const [loadBundle, createEngine] = await Promise.all([importBundleLoader(init.runtime), importEngineFactory(init.runtime)]);
   // The HTTP thread has already checked every file's sha256 before starting the workers.
   const bundle = await loadBundle(init.bundleDir, { verifyHashes: false });
-  return await createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads });
+  return await createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads, batch: init.batch });
 }
 
 async function run(engine: Engine, id: number, req: DecodeRequest): Promise<void> {
@@ -51,7 +51,7 @@ try {
       void engine.dispose().finally(() => port.close());
     }
   });
-  post({ type: 'ready', modes: [...engine.modes] });
+  post({ type: 'ready', modes: [...engine.modes], batching: engine.batching.enabled, batchingNote: engine.batching.note });
 } catch (err) {
   post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
   port.close();

@@ -5,6 +5,7 @@ import { ApiError } from '@verdict/protocol';
 import { importBundleLoader, SOURCE_RUNTIME, type RuntimeModules } from '../scheduler/runtime.ts';
 import { WorkerPool } from '../scheduler/pool.ts';
 import { Scheduler } from '../scheduler/scheduler.ts';
+import { batchOptions } from '../engine/batch/options.ts';
 import { createApp } from './app.ts';
 import { answerFingerprint } from './fingerprint.ts';
 import { parseConfig, type ServeConfigInput } from './config.ts';
@@ -74,7 +75,7 @@ async function load(state: ServerState, runtime: RuntimeModules): Promise<void> 
   const started = performance.now();
   try {
     state.bundle = await (await importBundleLoader(runtime))(config.bundle);
-    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, youngGenerationMb: config.workerYoungGenMb, runtime }, config.workers, log);
+    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, youngGenerationMb: config.workerYoungGenMb, batch: batchOptions(config), runtime }, config.workers, log);
     state.pool = pool;
     await pool.start();
     state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize });
