@@ -7,6 +7,7 @@ import type { DecodeModels } from './request.ts';
 import type { JudgeSource } from './score.ts';
 import { loadDecoderPair, type SessionOptions } from './session.ts';
 import type { DecodeEvent, DecodeRequest } from './types.ts';
+import { BATCH_DEFAULTS, type BatchOptions } from './batch/options.ts';
 
 export interface EngineOptions extends SessionOptions {
   /**
@@ -14,12 +15,16 @@ export interface EngineOptions extends SessionOptions {
    * target's `hidden_states` output, even when the bundle folds its own head into the graph.
    */
   judge?: Pick<JudgeHead, 'weights' | 'bias' | 'threshold'>;
+  /** Batching of concurrent decodes (default {@link BATCH_DEFAULTS}). */
+  batch?: Partial<BatchOptions>;
 }
 
 export interface Engine {
   readonly bundle: LoadedBundle;
   /** Which modes this bundle can serve (judge needs a head and the hidden states or folded scores). */
   readonly modes: readonly Mode[];
+  /** Whether concurrent decodes share forwards; `note` says why not when batching was asked for but the export cannot. */
+  readonly batching: { enabled: boolean; note: string };
   /** Validates the request synchronously (throws {@link EngineError}), then decodes lazily. */
   decode(req: DecodeRequest, signal?: AbortSignal): AsyncGenerator<DecodeEvent>;
   dispose(): Promise<void>;
@@ -43,6 +48,7 @@ export async function createEngine(bundle: LoadedBundle, opts: EngineOptions = {
   return {
     bundle,
     modes,
+    batching: { enabled: false, note: '' },
     decode(req, signal) {
       validateRequest(req, models, judge.unavailable);
       return decode(models, req, signal);
