@@ -169,5 +169,13 @@ describe('OpenAI SDK against verdict serve', () => {
     expect(delta('verdict_time_to_first_token_seconds_count{mode="judge"}')).toBe(1);
     expect(after.get('verdict_queue_depth')).toBe(0);
     expect(after.get('verdict_requests_running')).toBe(0);
+    // batched alone: every step is a batch of one that drafted the request's k, except the last ones near max_tokens
+    expect(delta('verdict_batch_rows_count')).toBe(t.steps);
+    expect(delta('verdict_batch_rows_bucket{le="1"}')).toBe(t.steps);
+    let capped = 0;
+    for (const k of after.keys()) if (k.startsWith('verdict_batch_spec_steps_total{') && k.includes('why="fixed"')) capped += delta(k);
+    expect(capped).toBe(t.steps);
+    expect(delta('verdict_batch_spec_steps_total{k_cap="4",why="fixed"}')).toBeGreaterThan(0);
+    expect(after.get('verdict_batch_cache_bytes{kind="total"}')).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,7 @@
-import type { DecodeEvent, DecodeRequest, StepStats } from './types.ts';
+import type { DecodeEvent, DecodeRequest } from './types.ts';
+import { idleStats } from './stats.ts';
 import { propose } from './propose.ts';
-import { RequestState, type DecodeModels } from './request.ts';
+import { RequestState, soloCaches, type DecodeModels } from './request.ts';
 import { score, type JudgeSource } from './score.ts';
 import { RULES } from './verify/index.ts';
 
@@ -11,18 +12,18 @@ import { RULES } from './verify/index.ts';
  * No I/O here: the caller consumes events. Per-request state is released however the loop ends.
  */
 export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: AbortSignal): AsyncGenerator<DecodeEvent> {
-  const r = new RequestState(m, req);
+  const r = new RequestState(m, req, soloCaches(m, req));
   const rule = req.mode === 'target' ? null : RULES[req.mode];
   const judge = req.mode === 'judge' ? m.judge : NO_JUDGE; // only judge mode pays for hidden states / head scores
   try {
-    const prefill = await r.prefill();
+    const prefill = await r.prefill(r.targetCache, r.draftCache);
     yield { type: 'prefill', promptTokens: req.promptIds.length, ms: prefill.ms, ...(prefill.promptLogprobs ? { promptLogprobs: prefill.promptLogprobs } : {}) };
     if (req.maxTokens === 0) r.out.end('length'); // scoring the prompt only (echo with max_tokens 0)
     for (let step = 0; !r.out.finished; step++) {
       const k = r.draftLength();
       if (signal?.aborted || k < 0) {
         const rest = r.out.end(k < 0 ? 'length' : 'cancelled');
-        if (rest.text) yield { type: 'step', step, ...rest, stats: idle() };
+        if (rest.text) yield { type: 'step', step, ...rest, stats: idleStats() };
         break;
       }
       // draft K tokens
@@ -37,17 +38,7 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
       const verifyMs = performance.now() - t - judgeMs;
 
       // keep the accepted prefix + next, roll both caches back to it, emit
-      t = performance.now();
-      const chunk = r.advance(drafts, verdict);
-      const rollbackMs = performance.now() - t;
-
-      const committed = r.out.commit(chunk, verdict.provenance);
-      const judgeAccepted = verdict.provenance.filter((p) => p === 'judge').length;
-      const stats: StepStats = { draftMs, verifyMs, judgeMs, rollbackMs, drafted: k, accepted: verdict.accepted, judgeAccepted };
-      r.totals.step(stats, committed.tokens.length);
-      // The committed tokens are a prefix of the chunk, whose token i the target's row i predicted.
-      const logprobs = req.logprobs != null ? { logprobs: r.logprobsOf(committed.tokens) } : {};
-      yield { type: 'step', step, ...committed, ...logprobs, stats };
+      yield r.step(step, drafts, verdict, { draftMs, verifyMs, judgeMs });
     }
     yield { type: 'done', finishReason: r.out.finishReason!, tokens: [...r.out.tokens], text: r.out.text, stats: r.totals.finish() };
   } finally {
@@ -56,7 +47,3 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
 }
 
 const NO_JUDGE: JudgeSource = { kind: 'none' };
-
-function idle(): StepStats {
-  return { draftMs: 0, verifyMs: 0, judgeMs: 0, rollbackMs: 0, drafted: 0, accepted: 0, judgeAccepted: 0 };
-}

@@ -8,6 +8,7 @@ import type { JudgeSource } from './score.ts';
 import { loadDecoderPair, type SessionOptions } from './session.ts';
 import type { DecodeEvent, DecodeRequest } from './types.ts';
 import { BATCH_DEFAULTS, type BatchOptions } from './batch/options.ts';
+import { BatchLoop } from './batch/batch-loop.ts';
 
 export interface EngineOptions extends SessionOptions {
   /**
@@ -45,13 +46,16 @@ export async function createEngine(bundle: LoadedBundle, opts: EngineOptions = {
     maxContext: manifest.max_context,
   };
   const modes = MODES.filter((m) => m !== 'judge' || judge.source.kind !== 'none');
+  const batchOpts = { ...BATCH_DEFAULTS, ...opts.batch };
+  const limit = target.batchLimit || draft.batchLimit;
+  const loop = batchOpts.enabled && !limit ? new BatchLoop(models, batchOpts) : null;
   return {
     bundle,
     modes,
-    batching: { enabled: false, note: '' },
+    batching: { enabled: loop !== null, note: batchOpts.enabled && limit ? `batching is off: ${limit}; each generation runs its own forwards` : '' },
     decode(req, signal) {
       validateRequest(req, models, judge.unavailable);
-      return decode(models, req, signal);
+      return loop ? loop.decode(req, signal) : decode(models, req, signal);
     },
     async dispose() {
       await target.dispose();

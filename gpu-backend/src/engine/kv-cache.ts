@@ -1,5 +1,15 @@
 import * as ort from 'onnxruntime-node';
 
+/** What a request's state needs of its cache between steps, whether it has its own or a row of a batch's. */
+export interface RowCache {
+  /** Positions held. */
+  readonly length: number;
+  /** Forget every position from `length` on. */
+  truncate(length: number): void;
+  /** Give the memory back; the cache is unusable after. */
+  release(): void;
+}
+
 /**
  * One request's KV cache for one decoder: per layer a key and a value tensor [1, kv_heads, L, head_dim]
  * (Optimum layout). The tensors are the previous step's `present.*` outputs, fed back as `past_key_values.*`.
@@ -8,7 +18,7 @@ import * as ort from 'onnxruntime-node';
  * blocks of L*head_dim floats, so truncating to L' < L moves heads 1..H-1 down with copyWithin and
  * re-wraps a shorter view of the same buffer. No allocation, and nothing at all when K drafts pass.
  */
-export class KvCache {
+export class KvCache implements RowCache {
   private keys: ort.Tensor[];
   private values: ort.Tensor[];
   private len = 0;
@@ -21,6 +31,11 @@ export class KvCache {
     const empty = () => new ort.Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
     this.keys = Array.from({ length: numLayers }, empty);
     this.values = Array.from({ length: numLayers }, empty);
+  }
+
+  /** Layer i's key and value tensors [1, kv_heads, length, head_dim] (the batch cache copies a prefilled request from them). */
+  layer(i: number): { key: ort.Tensor; value: ort.Tensor } {
+    return { key: this.keys[i], value: this.values[i] };
   }
 
   /** Positions held. */

@@ -1,13 +1,14 @@
 import { ENTROPY_DEFAULTS, type DecodeRequest } from './types.ts';
 import { DistRow } from './dist.ts';
 import { tokenLogprob, type TokenLogprob } from './logprobs.ts';
-import type { KvCache } from './kv-cache.ts';
+import type { KvCache, RowCache } from './kv-cache.ts';
 import { Output } from './output.ts';
 import { Rng, sample, WarpScratch, type SamplingParams } from './sampling.ts';
 import type { JudgeSource } from './score.ts';
 import type { DecoderSession } from './session.ts';
 import { StatsTotals } from './stats.ts';
 import type { Verdict, VerifyInput } from './verify/index.ts';
+import type { DecodeEvent, StepStats } from './types.ts';
 
 /** What the engine shares with every decode: the two models and what surrounds them. */
 export interface DecodeModels {
@@ -29,10 +30,10 @@ export interface DecodeModels {
  * seq[N-1] is fed next; the draft cache holds a prefix seq[0..c-1] and seq[c..N-1] is fed next
  * (usually one token; two after a step that accepted every draft).
  */
-export class RequestState {
+export class RequestState<C extends RowCache = KvCache> {
   readonly seq: number[];
-  readonly targetCache: KvCache;
-  readonly draftCache: KvCache | null;
+  readonly targetCache: C;
+  readonly draftCache: C | null;
   readonly targetRows: DistRow[];
   readonly draftRows: DistRow[];
   readonly rng: Rng;
@@ -42,17 +43,19 @@ export class RequestState {
   private readonly residual: Float32Array | null;
   private readonly threshold: number;
 
+  /** `caches`: the request's own (the default), or its rows in a batch's caches; a draft cache only if {@link usesDraft}. */
   constructor(
     private readonly m: DecodeModels,
     readonly req: DecodeRequest,
+    caches: { target: C; draft: C | null },
   ) {
     const V = m.target.spec.vocab_size;
-    const k = req.mode === 'target' ? 0 : req.k;
+    const k = usesDraft(req) ? req.k : 0;
     const params: SamplingParams = { temperature: req.temperature, topP: req.topP, topK: req.topK };
     const scratch = new WarpScratch(V);
     this.seq = [...req.promptIds];
-    this.targetCache = m.target.newCache();
-    this.draftCache = k > 0 ? m.draft.newCache() : null;
+    this.targetCache = caches.target;
+    this.draftCache = caches.draft;
     this.targetRows = Array.from({ length: k + 1 }, () => new DistRow(V, params, scratch));
     this.draftRows = Array.from({ length: k }, () => new DistRow(V, params, scratch));
     this.rng = new Rng(req.seed);
@@ -64,22 +67,23 @@ export class RequestState {
   }
 
   /**
-   * Fill both caches with the prompt minus its last token (which the first step feeds). With
+   * Fill `target` and `draft` (this request's own caches, or the ones a batch copies from) with the
+   * prompt minus its last token (which the first step feeds). With
    * `promptLogprobs` the target's logits are fetched too (only then: they are [S, V] floats), and
    * row i gives prompt token i+1's log-probability.
    */
-  async prefill(): Promise<{ ms: number; promptLogprobs?: (TokenLogprob | null)[] }> {
+  async prefill(target: KvCache, draft: KvCache | null): Promise<{ ms: number; promptLogprobs?: (TokenLogprob | null)[] }> {
     const t0 = performance.now();
     const head = this.seq.slice(0, -1);
     const wantLogprobs = this.req.promptLogprobs === true && this.req.logprobs != null;
     const promptLogprobs: (TokenLogprob | null)[] | undefined = wantLogprobs ? [null] : undefined;
     if (head.length > 0) {
       if (promptLogprobs) {
-        const { logits } = await this.m.target.forward(this.targetCache, head);
+        const { logits } = await this.m.target.forward(target, head);
         const V = this.m.target.spec.vocab_size;
         for (let i = 0; i < head.length; i++) promptLogprobs.push(tokenLogprob(logits.subarray(i * V, (i + 1) * V), this.seq[i + 1], this.req.logprobs!));
-      } else await this.m.target.prefill(this.targetCache, head);
-      if (this.draftCache) await this.m.draft.prefill(this.draftCache, head);
+      } else await this.m.target.prefill(target, head);
+      if (draft) await this.m.draft.prefill(draft, head);
     }
     const ms = performance.now() - t0;
     this.totals.prefill(ms);
@@ -142,8 +146,35 @@ export class RequestState {
     return chunk;
   }
 
+  /**
+   * Extend by the verdict (caches rolled back, see {@link advance}), commit to the output and
+   * account the step: the step event to emit.
+   */
+  step(step: number, drafts: number[], v: Verdict, times: Omit<StepStats, 'drafted' | 'accepted' | 'judgeAccepted' | 'rollbackMs'>, extra: Partial<StepStats> = {}): DecodeEvent {
+    const t = performance.now();
+    const chunk = this.advance(drafts, v);
+    const rollbackMs = performance.now() - t;
+    const committed = this.out.commit(chunk, v.provenance);
+    const judgeAccepted = v.provenance.filter((p) => p === 'judge').length;
+    const stats: StepStats = { ...times, rollbackMs, drafted: drafts.length, accepted: v.accepted, judgeAccepted, ...extra };
+    this.totals.step(stats, committed.tokens.length);
+    // The committed tokens are a prefix of the chunk, whose token i the target's row i predicted.
+    const logprobs = this.req.logprobs != null ? { logprobs: this.logprobsOf(committed.tokens) } : {};
+    return { type: 'step', step, ...committed, ...logprobs, stats };
+  }
+
   release(): void {
     this.targetCache.release();
     this.draftCache?.release();
   }
+}
+
+/** Whether the request drafts with the draft model (and so needs a draft cache). */
+export function usesDraft(req: DecodeRequest): boolean {
+  return req.mode !== 'target' && req.k > 0;
+}
+
+/** A request's own caches, for decoding alone. */
+export function soloCaches(m: DecodeModels, req: DecodeRequest): { target: KvCache; draft: KvCache | null } {
+  return { target: m.target.newCache(), draft: usesDraft(req) ? m.draft.newCache() : null };
 }

@@ -1,6 +1,6 @@
 import type { DistRow } from './dist.ts';
 import type { KvCache } from './kv-cache.ts';
-import type { DecoderSession } from './session.ts';
+import type { DecoderSession, ForwardResult } from './session.ts';
 
 /** A linear judge head ready for the hot path. */
 export interface JudgeWeights {
@@ -41,20 +41,27 @@ export async function score(
   });
   const V = target.spec.vocab_size;
   for (let i = 0; i <= K; i++) rows[i].set(out.logits.subarray(i * V, (i + 1) * V));
-  if (judge.kind === 'none' || K === 0) return { judgeMs: 0 };
+  return judgeScores(judge, out, 0, K);
+}
 
+/**
+ * The judge's logits for d1..dK from a forward's outputs, where position `base` held the pending
+ * token (the judge reads positions base+1..base+K, whose inputs are the drafts).
+ */
+export function judgeScores(judge: JudgeSource, out: Pick<ForwardResult, 'hidden' | 'judgeLogits'>, base: number, K: number): Scored {
+  if (judge.kind === 'none' || K === 0) return { judgeMs: 0 };
   const t0 = performance.now();
   const logits = new Float64Array(K);
   if (judge.kind === 'folded') {
-    for (let i = 1; i <= K; i++) logits[i - 1] = out.judgeLogits![i];
+    for (let i = 1; i <= K; i++) logits[i - 1] = out.judgeLogits![base + i];
   } else {
     const { weights, bias } = judge.head;
     const d = weights.length;
     const h = out.hidden!;
     for (let i = 1; i <= K; i++) {
       let z = bias;
-      const base = i * d;
-      for (let j = 0; j < d; j++) z += weights[j] * h[base + j];
+      const at = (base + i) * d;
+      for (let j = 0; j < d; j++) z += weights[j] * h[at + j];
       logits[i - 1] = z;
     }
   }

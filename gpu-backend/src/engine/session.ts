@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import type { DecoderSpec } from '../bundle/manifest.ts';
 import { EngineError } from './errors.ts';
 import { KvCache } from './kv-cache.ts';
+import type { BatchKvCache, BatchRow } from './batch/batch-cache.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from './providers.ts';
 
 export { EXECUTION_PROVIDERS, type ExecutionProvider } from './providers.ts';
@@ -24,9 +25,15 @@ export interface ForwardResult {
   judgeLogits?: Float32Array;
 }
 
+/** What a batched forward returns: [B, S, ·] views into the ORT outputs, row b at b·S. */
+export interface BatchForwardResult extends ForwardResult {
+  /** Positions per row (the longest feed; shorter ones are padded). */
+  S: number;
+}
+
 /**
  * One ONNX decoder with Hugging Face Optimum `text-generation-with-past` I/O, loaded once and shared
- * by every request; each request brings its own {@link KvCache}. Batch size is 1.
+ * by every request. A request brings its own {@link KvCache} (batch 1), or a row of a {@link BatchKvCache}.
  */
 export class DecoderSession {
   private readonly ones: BigInt64Array;
@@ -59,6 +66,16 @@ export class DecoderSession {
     return new DecoderSession(session, spec, path, maxContext);
   }
 
+  /**
+   * Why this export cannot run batches (its input_ids has a fixed batch dimension other than
+   * a symbolic one), or '' when it can.
+   */
+  get batchLimit(): string {
+    const meta = this.session.inputMetadata.find((m) => m.name === 'input_ids');
+    const dim = meta && meta.isTensor ? meta.shape[0] : undefined;
+    return typeof dim === 'number' && dim !== -1 ? `${this.path} takes batch size ${dim} only (input_ids is [${dim}, …])` : '';
+  }
+
   newCache(): KvCache {
     return new KvCache(this.spec.num_layers, this.spec.num_kv_heads, this.spec.head_dim);
   }
@@ -87,6 +104,23 @@ export class DecoderSession {
     await this.run(cache, tokens, []);
   }
 
+  /**
+   * One forward over every row of `cache`, row r appending `feed(r)` (nothing: it only pads), and
+   * adopt the new KV. Only the outputs asked for are fetched.
+   */
+  async forwardBatch(cache: BatchKvCache, feed: (row: BatchRow) => readonly number[], want: { logits?: boolean; hidden?: boolean; judge?: boolean } = {}): Promise<BatchForwardResult> {
+    const { feeds, perRow, S } = cache.inputs(feed, this.hasPositionIds);
+    const fetches: string[] = [];
+    if (want.logits !== false) fetches.push('logits');
+    if (want.hidden) fetches.push('hidden_states');
+    if (want.judge) fetches.push('judge_logits');
+    for (let i = 0; i < this.spec.num_layers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
+    const out = await this.exec(feeds, fetches, `a batch of ${cache.size} rows × ${S} tokens`);
+    cache.adopt(out, perRow, S);
+    const data = (name: string) => (out[name] as ort.Tensor | undefined)?.data as Float32Array | undefined;
+    return { S, logits: data('logits') ?? new Float32Array(0), hidden: data('hidden_states'), judgeLogits: data('judge_logits') };
+  }
+
   /** One session.run over `tokens` after the cache's positions, fetching `outputs` plus the new KV (adopted). */
   private async run(cache: KvCache, tokens: readonly number[], outputs: string[]): Promise<ort.InferenceSession.ReturnType> {
     const S = tokens.length;
@@ -107,14 +141,17 @@ export class DecoderSession {
     cache.feed(feeds);
     const fetches = [...outputs];
     for (let i = 0; i < this.spec.num_layers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
-    let out: ort.InferenceSession.ReturnType;
-    try {
-      out = await this.session.run(feeds, fetches);
-    } catch (err) {
-      throw new EngineError(`${this.path}: inference failed over ${S} tokens at position ${P}: ${(err as Error).message}`, 'runtime');
-    }
+    const out = await this.exec(feeds, fetches, `${S} tokens at position ${P}`);
     cache.adopt(out, P + S);
     return out;
+  }
+
+  private async exec(feeds: Record<string, ort.Tensor>, fetches: string[], what: string): Promise<ort.InferenceSession.ReturnType> {
+    try {
+      return await this.session.run(feeds, fetches);
+    } catch (err) {
+      throw new EngineError(`${this.path}: inference failed over ${what}: ${(err as Error).message}`, 'runtime');
+    }
   }
 
   async dispose(): Promise<void> {

@@ -50,3 +50,8 @@ export class StatsTotals {
     return s;
   }
 }
+
+/** The stats of a step that ran nothing (the text a cancelled or context-full request still had to flush). */
+export function idleStats(): StepStats {
+  return { draftMs: 0, verifyMs: 0, judgeMs: 0, rollbackMs: 0, drafted: 0, accepted: 0, judgeAccepted: 0 };
+}

@@ -52,6 +52,20 @@ export interface StepStats {
   accepted: number;
   /** Of those, kept only because the judge (or kl rule) said so. */
   judgeAccepted: number;
+  /** Set when the step ran batched: what the batch looked like and what speculation it chose. */
+  batch?: BatchStepInfo;
+}
+
+/** One batched step, as each of its rows reports it. */
+export interface BatchStepInfo {
+  /** Requests in the step's target forward. */
+  rows: number;
+  /** The step's draft length cap (0: no speculation), and who chose it. */
+  kCap: number;
+  kWhy: 'auto' | 'fixed' | 'disabled' | 'probe';
+  /** Bytes of both batch KV caches after the step, and of their dead (masked, not yet compacted) slots. */
+  cacheBytes: number;
+  deadBytes: number;
 }
 
 export interface DecodeStats {

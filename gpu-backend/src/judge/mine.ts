@@ -4,7 +4,7 @@ import type { LoadedBundle } from '../bundle/types.ts';
 import { decode } from '../engine/decode.ts';
 import { greedyRequest } from '../engine/engine.ts';
 import { propose } from '../engine/propose.ts';
-import { RequestState, type DecodeModels } from '../engine/request.ts';
+import { RequestState, soloCaches, type DecodeModels } from '../engine/request.ts';
 import { score } from '../engine/score.ts';
 import type { SessionOptions } from '../engine/session.ts';
 import type { Provenance } from '../engine/types.ts';
@@ -89,10 +89,10 @@ async function minePrompt(models: DecodeModels, bundle: LoadedBundle, prompt: st
   const promptIds = bundle.encodePrompt(prompt);
   const req = greedyRequest(promptIds, { mode: 'exact', k: opts.k, maxTokens: opts.maxTokens, temperature: opts.draftTemperature ?? 0, seed: (opts.seed ?? 0) + summary.prompts });
   const reference = opts.rule.kind === 'module' ? await greedyText(models, promptIds, opts.maxTokens) : '';
-  const r = new RequestState(models, req);
+  const r = new RequestState(models, req, soloCaches(models, req));
   const records: JudgeRecord[] = [];
   try {
-    await r.prefill();
+    await r.prefill(r.targetCache, r.draftCache);
     while (!r.out.finished) {
       const k = r.draftLength();
       if (k <= 0) break;

@@ -1,7 +1,7 @@
 import { ApiError } from '@verdict/protocol';
 import type { DecodeEvent, DecodeRequest } from '../engine/types.ts';
 import type { DecodeSink } from './pool.ts';
-import { Channel } from './channel.ts';
+import { Channel } from '../engine/channel.ts';
 
 /** Whatever runs decodes (the worker pool; a fake in tests). Returns a cancel function. */
 export interface DecodeRunner {

@@ -20,6 +20,9 @@ export class ServerMetrics {
   readonly numAcceptedTokens: Counter<'mode'>;
   readonly acceptedPerPos: Counter<'mode' | 'position'>;
   readonly judgeAcceptedTokens: Counter<'mode'>;
+  readonly batchRows: Histogram<never>;
+  readonly batchSteps: Counter<'k_cap' | 'why'>;
+  readonly batchCacheBytes: Gauge<'kind'>;
 
   constructor(load: { queued(): number; running(): number }) {
     const registers = [this.registry];
@@ -54,6 +57,14 @@ export class ServerMetrics {
       labelNames: ['mode', 'position'],
       registers,
     });
+    this.batchRows = new Histogram({ name: 'verdict_batch_rows', help: 'Requests sharing each batched step, counted once per request per step', buckets: [1, 2, 4, 8, 16, 32, 64], registers });
+    this.batchSteps = new Counter({
+      name: 'verdict_batch_spec_steps_total',
+      help: "Batched steps by the draft length cap chosen (k_cap; 0 = no speculation) and by whom (auto: the cost model; fixed: --spec-k fixed; disabled: --spec-disable-batch; probe: a refresh of the acceptance estimates), counted once per request per step",
+      labelNames: ['k_cap', 'why'],
+      registers,
+    });
+    this.batchCacheBytes = new Gauge({ name: 'verdict_batch_cache_bytes', help: "The batch KV caches' size after the last batched step: total, and dead (masked slots not yet compacted)", labelNames: ['kind'], registers });
     this.judgeAcceptedTokens = counter('verdict_spec_decode_num_judge_accepted_tokens_total', 'Accepted draft tokens the target would not have produced (kept only by the judge or kl rule)');
   }
 
@@ -69,6 +80,12 @@ export class ServerMetrics {
       for (let i = 0; i < s.accepted; i++) this.acceptedPerPos.inc({ mode, position: String(i) });
     }
     if (s.judgeAccepted > 0) this.judgeAcceptedTokens.inc({ mode }, s.judgeAccepted);
+    if (s.batch) {
+      this.batchRows.observe(s.batch.rows);
+      this.batchSteps.inc({ k_cap: String(s.batch.kCap), why: s.batch.kWhy });
+      this.batchCacheBytes.set({ kind: 'total' }, s.batch.cacheBytes);
+      this.batchCacheBytes.set({ kind: 'dead' }, s.batch.deadBytes);
+    }
   }
 
   async render(): Promise<{ body: string; contentType: string }> {

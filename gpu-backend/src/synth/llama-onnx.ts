@@ -4,7 +4,7 @@ import type { LlamaWeights } from './llama-weights.ts';
 import { addSurpriseFeature } from './surprise-feature.ts';
 
 /** Dimension names as Optimum writes them (ORT ignores the names; readers of the graph don't). */
-const B = 'batch_size';
+const BATCH = 'batch_size';
 const S = 'sequence_length';
 const P = 'past_sequence_length';
 const T = 'total_sequence_length';
@@ -17,7 +17,7 @@ const T = 'total_sequence_length';
  *   outputs logits [B,S,V], present.{i}.key|value [B,kv,P+S,hd], hidden_states [B,S,d]
  * `layers` < config.numLayers builds the draft from the target's first layers.
  * Logits get the word-piece prior when the weights carry one (draft and target alike);
- * `opts.judgeSignal` > 0 adds the surprise feature to hidden_states (the target's; see surprise-feature.ts).
+ * `opts.batch` fixes the batch dimension (a batch-1 export); `opts.judgeSignal` > 0 adds the surprise feature to hidden_states (the target's; see surprise-feature.ts).
  * Returns the serialized model as chunks (see GraphBuilder.encodeChunks); Buffer.concat them for bytes.
  */
 export function buildDecoderOnnx(
@@ -25,9 +25,10 @@ export function buildDecoderOnnx(
   w: LlamaWeights,
   layers: number,
   name: string,
-  opts: { judgeSignal?: number } = {},
+  opts: { judgeSignal?: number; batch?: number } = {},
 ): Uint8Array[] {
   const g = new GraphBuilder();
+  const B = opts.batch ?? BATCH;
   const d = c.hiddenSize;
   const hd = headDim(c);
   const heads = c.numHeads;

@@ -35,6 +35,8 @@ export interface SynthOptions {
   independentDraftSeed?: number;
   /** Replace an existing bundle at `out`. */
   force?: boolean;
+  /** Fix the graphs' batch dimension to this size, as some exports do (tests of the batch-1 fallback); default symbolic. */
+  fixedBatch?: number;
   /** Fine-grained config overrides (tests, calibration). */
   overrides?: Partial<LlamaConfig>;
   onProgress?: (p: SynthProgress) => void;
@@ -75,10 +77,10 @@ export async function synthBundle(opts: SynthOptions): Promise<SynthResult> {
   await mkdir(tmp);
   try {
     const weights = makeWeights(config, seed, (done, total) => progress({ stage: 'weights', fraction: 0.4 * (done / total) }));
-    const target = await writeChunks(join(tmp, TARGET_FILE), buildDecoderOnnx(config, weights, config.numLayers, 'target', { judgeSignal: config.judgeSignal }));
+    const target = await writeChunks(join(tmp, TARGET_FILE), buildDecoderOnnx(config, weights, config.numLayers, 'target', { judgeSignal: config.judgeSignal, batch: opts.fixedBatch }));
     progress({ stage: 'target', fraction: 0.75 });
     const draftWeights = opts.independentDraftSeed === undefined ? weights : makeWeights(config, opts.independentDraftSeed);
-    const draft = await writeChunks(join(tmp, DRAFT_FILE), buildDecoderOnnx(config, draftWeights, config.draftLayers, 'draft'));
+    const draft = await writeChunks(join(tmp, DRAFT_FILE), buildDecoderOnnx(config, draftWeights, config.draftLayers, 'draft', { batch: opts.fixedBatch }));
     progress({ stage: 'draft', fraction: 0.85 });
     const tokenizer = JSON.stringify(buildTokenizerJson(config.vocabSize, seed));
     await writeFile(join(tmp, TOKENIZER_FILE), tokenizer);

@@ -10,7 +10,11 @@ export interface BatchOptions {
   compactWaste: number;
 }
 
-export const BATCH_DEFAULTS: BatchOptions = { enabled: true, specK: 'auto', specDisableBatch: 0, compactWaste: 0.5 };
+/**
+ * An engine's defaults: batched, drafting exactly the request's k (tools and tests get the K they ask
+ * for). `verdict serve` defaults to `specK: 'auto'` (see its config).
+ */
+export const BATCH_DEFAULTS: BatchOptions = { enabled: true, specK: 'fixed', specDisableBatch: 0, compactWaste: 0.5 };
 
 /** The serve configuration's batching fields as engine options. */
 export function batchOptions(c: { batching: 'on' | 'off'; specK: 'auto' | 'fixed'; specDisableBatch: number; batchCompactWaste: number }): BatchOptions {
