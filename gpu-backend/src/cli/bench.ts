@@ -73,12 +73,13 @@ export function command(): Command {
     .description(
       'Benchmark every decoding mode (target, exact, judge, kl) over a K sweep, the memory-bandwidth roofline, ' +
         "the cost split of a speculative step and the gateway's added latency, in one interleaved run. " +
-        'Writes report.md, summary.json and SVG plots to bench/results/<date>-<host>/.',
+        'Writes report.md, summary.json and SVG plots to bench/results/<date>-<host>/. ' +
+        "--memory and --load measure only verdict serve's memory, or its throughput and latency under concurrent streams (batching on against off).",
     )
     .option('--quick', 'reduced run (tiny bundle, 3 prompts, K 2,4, short gateway section): under a minute', false)
     .option('--json', 'print the summary JSON on stdout (and nothing else)', false)
     .option('--bundle <dir>', 'bundle to decode with (default models/bench, or models/tiny with --quick; built when missing)')
-    .option('--out <dir>', 'output directory (default bench/results/<date>-<host>[-quick])')
+    .option('--out <dir>', 'output directory (default bench/results/<date>-<host>[-load][-quick])')
     .option('--k <list>', 'K values to sweep, e.g. 2,4,8,16', kList)
     .option('--prompts <n>', 'prompts from the fixed set (at most 8)', positiveInt)
     .option('--max-tokens <n>', 'new tokens per generation', positiveInt)
@@ -98,7 +99,8 @@ export function command(): Command {
         'then for every mode (target, exact, judge) × batching × streams (1,2,4,8,16,32) run that many closed-loop streaming chat requests at once ' +
         `(temperature 0, --max-tokens, default ${LOAD_PLANS.full.maxTokens}), one configuration at a time in an interleaved order, ${LOAD_PLANS.full.warmup} warm-up + --requests (${LOAD_PLANS.full.requests}) measured requests per stream, ` +
         `--rounds (${LOAD_PLANS.full.rounds}) times; report aggregate and per-stream tokens/s, TTFT, p50/p99 inter-token latency, RSS and the goals ` +
-        '(target 8 streams ≥ 4× 1 stream, best speculative ≥ 1.2× target, p99 ITL 8 ≤ 2× 1). Writes bench/results/<date>-<host>-load/. With --quick: tiny bundle, streams 1,2,4, 2 requests each',
+        '(target 8 streams ≥ 4× 1 stream, best speculative ≥ 1.2× target, p99 ITL 8 ≤ 2× 1). Writes bench/results/<date>-<host>-load/. ' +
+        `With --quick: tiny bundle, streams 1,2,4, ${LOAD_PLANS.quick.requests} requests of ${LOAD_PLANS.quick.maxTokens} tokens per stream`,
     )
     .option('--streams <list>', 'with --load: concurrent stream counts, e.g. 1,2,4', streamList)
     .option('--modes <list>', `with --load: modes to measure, from ${MODES.join(', ')} (default target,exact,judge)`, modeList)
@@ -159,7 +161,7 @@ async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; p
 
 /** `verdict bench --load`: modes × batching on/off × concurrent streams through two verdict serve children. */
 async function loadOnly(o: BenchCliOptions): Promise<void> {
-  if (o.k && o.k.length !== 1) throw new InvalidArgumentError('--load takes one K (--k 4), sent with every request; leave it out for the server default');
+  if (o.k && o.k.length !== 1) throw new Error('--load takes one K (--k 4), sent with every request; leave it out for the server default');
   const { summary, outDir } = await runLoadBench({
     quick: o.quick,
     bundleDir: o.bundle,
