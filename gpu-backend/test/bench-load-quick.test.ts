@@ -53,7 +53,8 @@ describe('verdict bench --load --quick', () => {
       if (r.mode === 'target') expect(r.chunks, what).toBe(r.tokens); // one token per step
       expect(r.agg_tokens_per_s, what).toBeCloseTo(r.tokens / r.window_s, 6);
       // One stream: its own time is the window. More: the window is the slowest stream's time, so the
-      // aggregate is at most the sum of the streams' rates and (with equal work) at least one stream's.
+      // aggregate is at most the sum of the streams' rates; with 2 streams of equal work it is at least
+      // their mean unless one stream finished in under a third of the other's time (an unfair scheduler).
       if (r.streams === 1) expect(r.agg_tokens_per_s / r.per_stream_tokens_per_s, what).toBeCloseTo(1, 9);
       else {
         expect(r.agg_tokens_per_s, what).toBeLessThanOrEqual(r.streams * r.per_stream_tokens_per_s * (1 + 1e-9));

@@ -89,12 +89,12 @@ export function gatewayLatencySpec(gateway: GatewayResult): TopLevelSpec {
 
 /** Aggregate tokens/s against concurrent streams, one colour per mode, batching on solid and off dashed. */
 export function loadThroughputSpec(rows: LoadRow[]): TopLevelSpec {
-  return loadLineSpec(rows, 'agg_tokens_per_s', 'Load: aggregate tokens/s by concurrent streams (solid: batching on, dashed: off)', 'aggregate tokens/s');
+  return loadLineSpec(rows, 'agg_tokens_per_s', 'Load: aggregate tokens/s by concurrent streams', 'aggregate tokens/s');
 }
 
 /** p99 inter-token latency (gap between content chunks of one stream) against concurrent streams. */
 export function loadItlSpec(rows: LoadRow[]): TopLevelSpec {
-  return loadLineSpec(rows, 'p99_itl_ms', 'Load: p99 inter-token latency by concurrent streams (solid: batching on, dashed: off)', 'p99 gap between content chunks (ms)');
+  return loadLineSpec(rows, 'p99_itl_ms', 'Load: p99 inter-token latency by concurrent streams', 'p99 gap between content chunks (ms)');
 }
 
 function loadLineSpec(rows: LoadRow[], field: 'agg_tokens_per_s' | 'p99_itl_ms', title: string, yTitle: string): TopLevelSpec {
@@ -102,11 +102,11 @@ function loadLineSpec(rows: LoadRow[], field: 'agg_tokens_per_s' | 'p99_itl_ms',
   const streams = [...new Set(rows.map((r) => r.streams))].sort((a, b) => a - b);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title,
+    title: { text: title, subtitle: 'solid: batching on, dashed: batching off' },
     data: { values },
     width: 480,
     height: 280,
-    mark: { type: 'line', point: true },
+    mark: { type: 'line', strokeWidth: 2 },
     encoding: {
       x: { field: 'streams', type: 'quantitative', title: 'concurrent streams', scale: { type: 'log', base: 2 }, axis: { values: streams, format: 'd' } },
       y: { field, type: 'quantitative', title: yTitle },
