@@ -114,7 +114,7 @@ export async function measureServeMemory(opts: ServeMemoryOptions): Promise<Serv
 }
 
 /** One running `verdict serve` child, with its memory readings. */
-interface RunningServe {
+export interface RunningServe {
   config: ServeMemoryConfig;
   child: ChildProcess;
   /** The server's own pid (the launcher may have re-run it as its child). */
@@ -123,12 +123,19 @@ interface RunningServe {
   model: string;
   modes: Mode[];
   loadMs: number;
+  /** What each inference worker said when it came up: whether its engine batches (`inference worker ready`). */
+  workerBatching: boolean[];
   phases: ServeMemoryPhase[];
   sample(phase: ServeMemoryPhase['phase']): void;
   stop(): Promise<void>;
 }
 
-async function startServe(bundleDir: string, config: ServeMemoryConfig): Promise<RunningServe> {
+/**
+ * Starts `verdict serve` on the bundle as a child process (port 0, JSON logs on stdout) and waits
+ * until it is ready. Its log lines keep being read after that (a full pipe would block the server's
+ * synchronous stdout); `onLog` sees every one.
+ */
+export async function startServe(bundleDir: string, config: ServeMemoryConfig, onLog?: (line: LogLine) => void): Promise<RunningServe> {
   const args = config.args ?? [];
   const child = spawn(process.execPath, [config.bin ?? SERVE_BIN, '--bundle', bundleDir, '--port', '0', '--log-level', 'info', ...args], {
     env: { ...process.env, ...(config.env ?? {}) },
@@ -145,8 +152,13 @@ async function startServe(bundleDir: string, config: ServeMemoryConfig): Promise
   };
   try {
     const lines = logLines(child);
+    const workerBatching: boolean[] = [];
+    const seen = (l: LogLine) => {
+      if (l.msg === 'inference worker ready' && typeof l.batching === 'boolean') workerBatching.push(l.batching);
+      onLog?.(l);
+    };
     const started = performance.now();
-    const listening = await waitFor(lines, (l) => l.msg === 'listening', exited, stderr);
+    const listening = await waitFor(lines, (l) => l.msg === 'listening', exited, stderr, seen);
     const pid = typeof listening.pid === 'number' ? listening.pid : child.pid!;
     const phases: ServeMemoryPhase[] = [];
     const sample = (phase: ServeMemoryPhase['phase']) => {
@@ -155,13 +167,16 @@ async function startServe(bundleDir: string, config: ServeMemoryConfig): Promise
       phases.push({ phase, rss_bytes: m.rss, hwm_bytes: m.hwm, anon_bytes: m.anon, file_bytes: m.file });
     };
     sample('listening');
-    await waitFor(lines, (l) => l.msg === 'ready', exited, stderr);
+    await waitFor(lines, (l) => l.msg === 'ready', exited, stderr, seen);
     const loadMs = performance.now() - started;
     sample('ready');
+    void (async () => {
+      for (let r = await lines.next(); !r.done; r = await lines.next()) seen(r.value);
+    })();
     const url = String(listening.url);
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string; x_verdict?: { modes?: Mode[] } }[] };
     const model = models.data[0];
-    return { config, child, pid, url, model: model.id, modes: model.x_verdict?.modes ?? ['target', 'exact'], loadMs, phases, sample, stop };
+    return { config, child, pid, url, model: model.id, modes: model.x_verdict?.modes ?? ['target', 'exact'], loadMs, workerBatching, phases, sample, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -311,7 +326,8 @@ export function formatMemoryTable(results: ServeMemoryResult[]): string {
   return [`weights: ${mb(base.weight_bytes)} MB`, head.join('\t'), ...rows.map((r) => r.join('\t'))].join('\n');
 }
 
-type LogLine = Record<string, unknown>;
+/** One JSON log line of `verdict serve`. */
+export type LogLine = Record<string, unknown>;
 
 function logLines(child: ChildProcess): AsyncIterator<LogLine> {
   const rl = createInterface({ input: child.stdout! });
@@ -331,13 +347,16 @@ function logLines(child: ChildProcess): AsyncIterator<LogLine> {
   };
 }
 
-async function waitFor(lines: AsyncIterator<LogLine>, pred: (l: LogLine) => boolean, exited: Promise<number | null>, stderr: string[]): Promise<LogLine> {
+async function waitFor(lines: AsyncIterator<LogLine>, pred: (l: LogLine) => boolean, exited: Promise<number | null>, stderr: string[], seen: (l: LogLine) => void): Promise<LogLine> {
   const gone = exited.then((code) => {
     throw new Error(`verdict serve exited (code ${code}) before it was ready: ${stderr.join('').trim()}`);
   });
   for (;;) {
     const r = await Promise.race([lines.next(), gone]);
     if (r.done) await gone;
-    else if (pred(r.value)) return r.value;
+    else {
+      seen(r.value);
+      if (pred(r.value)) return r.value;
+    }
   }
 }

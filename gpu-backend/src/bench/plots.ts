@@ -1,7 +1,7 @@
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import type { GatewayResult, SweepPoint } from './schema.ts';
+import type { GatewayResult, LoadRow, SweepPoint } from './schema.ts';
 
 /** Renders a vega-lite spec to a standalone SVG string (no canvas, no browser). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
@@ -83,6 +83,36 @@ export function gatewayLatencySpec(gateway: GatewayResult): TopLevelSpec {
     encoding: {
       y: { field: 'series', type: 'nominal', title: null, sort: null, axis: { labelLimit: 320 } },
       x: { field: 'ms', type: 'quantitative', title: 'ms (log scale)', scale: { type: 'log' } },
+    },
+  };
+}
+
+/** Aggregate tokens/s against concurrent streams, one colour per mode, batching on solid and off dashed. */
+export function loadThroughputSpec(rows: LoadRow[]): TopLevelSpec {
+  return loadLineSpec(rows, 'agg_tokens_per_s', 'Load: aggregate tokens/s by concurrent streams', 'aggregate tokens/s');
+}
+
+/** p99 inter-token latency (gap between content chunks of one stream) against concurrent streams. */
+export function loadItlSpec(rows: LoadRow[]): TopLevelSpec {
+  return loadLineSpec(rows, 'p99_itl_ms', 'Load: p99 inter-token latency by concurrent streams', 'p99 gap between content chunks (ms)');
+}
+
+function loadLineSpec(rows: LoadRow[], field: 'agg_tokens_per_s' | 'p99_itl_ms', title: string, yTitle: string): TopLevelSpec {
+  const values = rows.filter((r) => r[field] != null).map((r) => ({ mode: r.mode, batching: r.batching, streams: r.streams, [field]: r[field] }));
+  const streams = [...new Set(rows.map((r) => r.streams))].sort((a, b) => a - b);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: title, subtitle: 'solid: batching on, dashed: batching off' },
+    data: { values },
+    width: 480,
+    height: 280,
+    mark: { type: 'line', strokeWidth: 2 },
+    encoding: {
+      x: { field: 'streams', type: 'quantitative', title: 'concurrent streams', scale: { type: 'log', base: 2 }, axis: { values: streams, format: 'd' } },
+      y: { field, type: 'quantitative', title: yTitle },
+      color: { field: 'mode', type: 'nominal', title: 'mode' },
+      strokeDash: { field: 'batching', type: 'nominal', title: 'batching', scale: { domain: ['on', 'off'], range: [[1, 0], [6, 4]] } },
+      detail: { field: 'batching' },
     },
   };
 }

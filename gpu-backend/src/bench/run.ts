@@ -61,9 +61,10 @@ export interface BenchResult {
 
 const PRESETS = { quick: { preset: 'tiny', ks: [2, 4], prompts: 3, maxTokens: 24, rounds: 1 }, full: { preset: 'bench', ks: [2, 4, 8, 16], prompts: 8, maxTokens: 64, rounds: 2 } } as const;
 
-function defaultOutDir(startedAt: Date, host: string, quick: boolean): string {
+/** bench/results/<date>-<host>[-<kind>][-quick]: where a run writes unless --out says otherwise. */
+export function defaultOutDir(startedAt: Date, host: string, quick: boolean, kind?: string): string {
   const day = startedAt.toISOString().slice(0, 10);
-  return join(REPO_ROOT, 'bench', 'results', `${day}-${host.replace(/[^A-Za-z0-9._-]/g, '_')}${quick ? '-quick' : ''}`);
+  return join(REPO_ROOT, 'bench', 'results', `${day}-${host.replace(/[^A-Za-z0-9._-]/g, '_')}${kind ? `-${kind}` : ''}${quick ? '-quick' : ''}`);
 }
 
 /** Runs every section, validates the summary, writes summary.json, report.md and the SVG plots. */

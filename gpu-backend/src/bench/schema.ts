@@ -181,3 +181,90 @@ export const BenchSummarySchema = z.object({
   notes: z.array(z.string()),
 });
 export type BenchSummary = z.infer<typeof BenchSummarySchema>;
+
+/** The summary `verdict bench --load --json` prints and its `summary.json` holds. */
+export const LOAD_FORMAT = 'verdict-bench-load/1';
+
+export const BatchingSchema = z.enum(['on', 'off']);
+
+/** A batch-related Prometheus series of the server (name contains `batch` or `spec_k`): its value at the end of the configuration and its change during it. */
+export const LoadMetricSchema = z.object({ value: Num, delta: Num });
+
+/** One configuration of the load run (mode × batching × concurrent streams), its rounds pooled. */
+export const LoadRowSchema = z.object({
+  mode: z.enum(MODES),
+  batching: BatchingSchema,
+  streams: z.number().int().positive(),
+  /** Completion tokens (each request's final `usage`) ÷ wall time of the measured window, summed over rounds. */
+  agg_tokens_per_s: Num,
+  /** Mean over streams of one stream's tokens ÷ its own time in the window (window start to its last byte). */
+  per_stream_tokens_per_s: Num,
+  /** p50 time to first token: request sent → first content chunk arrived. */
+  ttft_ms: Num,
+  ttft_p99_ms: Num,
+  /** Inter-token latency: gap between consecutive content chunks of one response (one chunk may carry several tokens). */
+  p50_itl_ms: NullableNum,
+  p99_itl_ms: NullableNum,
+  /** The same gaps, each divided by the tokens in the chunk that ends it. */
+  p50_itl_per_token_ms: NullableNum,
+  p99_itl_per_token_ms: NullableNum,
+  /** VmRSS of the server that ran it, read at the end of the configuration (null where /proc is missing). */
+  rss_bytes: NullableNum,
+  peak_rss_bytes: NullableNum,
+  /** Measured requests (warm-ups excluded), their usage tokens, the tokens counted in their content chunks, content chunks. */
+  requests: z.number().int().positive(),
+  tokens: z.number().int().nonnegative(),
+  chunk_tokens: z.number().int().nonnegative(),
+  chunks: z.number().int().nonnegative(),
+  /** Wall time of the measured windows, summed over rounds. */
+  window_s: Num,
+  metrics: z.record(z.string(), LoadMetricSchema).optional(),
+});
+export type LoadRow = z.infer<typeof LoadRowSchema>;
+
+export const LoadSummarySchema = z.object({
+  format: z.literal(LOAD_FORMAT),
+  quick: z.boolean(),
+  started_at: z.string(),
+  duration_s: Num,
+  machine: MachineSchema,
+  bundle: z.object({ name: z.string(), dir: z.string() }),
+  config: z.object({
+    streams: z.array(z.number().int().positive()).min(1),
+    modes: z.array(z.enum(MODES)).min(1),
+    max_tokens: z.number().int().positive(),
+    /** Measured requests per stream per round, after `warmup_requests` per stream that are not counted. */
+    requests_per_stream: z.number().int().positive(),
+    warmup_requests: z.number().int().nonnegative(),
+    rounds: z.number().int().positive(),
+    /** Draft length sent with each request (null: the server's default). */
+    k: z.number().int().positive().nullable(),
+    threads: z.number().int().nonnegative(),
+    endpoint: z.string(),
+    command: z.string().optional(),
+  }),
+  /** The two servers, started once each: their flags, what their workers said about batching, load time. */
+  servers: z.array(z.object({ batching: BatchingSchema, args: z.array(z.string()), engine_batching: z.array(z.boolean()), load_ms: Num })),
+  load: z.array(LoadRowSchema).min(1),
+  /** Per streams value: the ratios the goals use, side by side. */
+  ratios: z.array(
+    z.object({
+      streams: z.number().int().positive(),
+      /** target aggregate tokens/s at this concurrency ÷ at 1 stream, per batching setting. */
+      target_scaling_on: NullableNum,
+      target_scaling_off: NullableNum,
+      /** the fastest speculative mode's aggregate ÷ target's, per batching setting. */
+      best_spec_mode_on: z.enum(MODES).nullable(),
+      best_spec_vs_target_on: NullableNum,
+      best_spec_mode_off: z.enum(MODES).nullable(),
+      best_spec_vs_target_off: NullableNum,
+      /** p99 ITL at this concurrency ÷ at 1 stream, batching on, per mode. */
+      p99_itl_vs_1_on: z.record(z.string(), NullableNum),
+      /** The batching-on server's RSS minus the batching-off server's, the largest over modes at this concurrency. */
+      rss_on_minus_off_bytes: NullableNum,
+    }),
+  ),
+  goals: z.array(GoalSchema),
+  notes: z.array(z.string()),
+});
+export type LoadSummary = z.infer<typeof LoadSummarySchema>;

@@ -1,9 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { positiveInt } from './options.ts';
+import { nonNegativeInt, positiveInt } from './options.ts';
+import { MODES, type Mode } from '@verdict/protocol';
 import { MultiBar, Presets } from 'cli-progress';
 import { join, resolve } from 'node:path';
 import { ensureBundle } from '../bench/bundle.ts';
 import { compareServeMemory, formatMemoryTable, mb, MEMORY_CONFIGS } from '../bench/memory.ts';
+import { LOAD_PLANS, runLoadBench } from '../bench/load-run.ts';
 import { REPO_ROOT, runBench, type BenchProgress } from '../bench/run.ts';
 import type { PresetName } from '../synth/presets.ts';
 
@@ -11,6 +13,19 @@ const kList = (v: string): number[] => {
   const ks = v.split(',').map((s) => s.trim()).filter(Boolean).map(positiveInt);
   if (ks.length === 0) throw new InvalidArgumentError('expected a comma-separated list of K values, e.g. 2,4,8');
   return ks;
+};
+
+const streamList = (v: string): number[] => {
+  const xs = v.split(',').map((s) => s.trim()).filter(Boolean).map(positiveInt);
+  if (xs.length === 0) throw new InvalidArgumentError('expected a comma-separated list of stream counts, e.g. 1,2,4');
+  return xs;
+};
+
+const modeList = (v: string): Mode[] => {
+  const ms = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = ms.filter((m) => !(MODES as readonly string[]).includes(m));
+  if (ms.length === 0 || bad.length) throw new InvalidArgumentError(`expected a comma-separated list of modes from ${MODES.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`);
+  return ms as Mode[];
 };
 
 /** A cli-progress bar on stderr (stdout stays clean for --json); one line per phase. */
@@ -33,17 +48,38 @@ function progressBar(enabled: boolean): BenchProgress | undefined {
   };
 }
 
+interface BenchCliOptions {
+  memory?: boolean;
+  load?: boolean;
+  quick: boolean;
+  json: boolean;
+  bundle?: string;
+  out?: string;
+  k?: number[];
+  prompts?: number;
+  maxTokens?: number;
+  rounds?: number;
+  threads?: number;
+  streams?: number[];
+  modes?: Mode[];
+  requests?: number;
+  warmup?: number;
+  gateway: boolean;
+  progress: boolean;
+}
+
 export function command(): Command {
   return new Command('bench')
     .description(
       'Benchmark every decoding mode (target, exact, judge, kl) over a K sweep, the memory-bandwidth roofline, ' +
         "the cost split of a speculative step and the gateway's added latency, in one interleaved run. " +
-        'Writes report.md, summary.json and SVG plots to bench/results/<date>-<host>/.',
+        'Writes report.md, summary.json and SVG plots to bench/results/<date>-<host>/. ' +
+        "--memory and --load measure only verdict serve's memory, or its throughput and latency under concurrent streams (batching on against off).",
     )
     .option('--quick', 'reduced run (tiny bundle, 3 prompts, K 2,4, short gateway section): under a minute', false)
     .option('--json', 'print the summary JSON on stdout (and nothing else)', false)
     .option('--bundle <dir>', 'bundle to decode with (default models/bench, or models/tiny with --quick; built when missing)')
-    .option('--out <dir>', 'output directory (default bench/results/<date>-<host>[-quick])')
+    .option('--out <dir>', 'output directory (default bench/results/<date>-<host>[-load][-quick])')
     .option('--k <list>', 'K values to sweep, e.g. 2,4,8,16', kList)
     .option('--prompts <n>', 'prompts from the fixed set (at most 8)', positiveInt)
     .option('--max-tokens <n>', 'new tokens per generation', positiveInt)
@@ -57,9 +93,23 @@ export function command(): Command {
         'to each in turn, read VmRSS/VmHWM from /proc at each phase, and print the table (RSS steady/peak, × weights, tokens/s ratios); --rounds repeats it',
     )
     .option('--no-memory', "skip the memory section (verdict serve's RSS) of the full run")
+    .option(
+      '--load',
+      'only measure serving under concurrent load, through the real HTTP server: start two verdict serve children on the bundle (--batching on and off), ' +
+        'then for every mode (target, exact, judge) × batching × streams (1,2,4,8,16,32) run that many closed-loop streaming chat requests at once ' +
+        `(temperature 0, --max-tokens, default ${LOAD_PLANS.full.maxTokens}), one configuration at a time in an interleaved order, ${LOAD_PLANS.full.warmup} warm-up + --requests (${LOAD_PLANS.full.requests}) measured requests per stream, ` +
+        `--rounds (${LOAD_PLANS.full.rounds}) times; report aggregate and per-stream tokens/s, TTFT, p50/p99 inter-token latency, RSS and the goals ` +
+        '(target 8 streams ≥ 4× 1 stream, best speculative ≥ 1.2× target, p99 ITL 8 ≤ 2× 1). Writes bench/results/<date>-<host>-load/. ' +
+        `With --quick: tiny bundle, streams 1,2,4, ${LOAD_PLANS.quick.requests} requests of ${LOAD_PLANS.quick.maxTokens} tokens per stream`,
+    )
+    .option('--streams <list>', 'with --load: concurrent stream counts, e.g. 1,2,4', streamList)
+    .option('--modes <list>', `with --load: modes to measure, from ${MODES.join(', ')} (default target,exact,judge)`, modeList)
+    .option('--requests <n>', 'with --load: measured requests per stream per round', positiveInt)
+    .option('--warmup <n>', 'with --load: warm-up requests per stream per round (not counted)', nonNegativeInt)
     .option('--no-progress', 'no progress bar')
-    .action(async (o: { memory?: boolean; quick: boolean; json: boolean; bundle?: string; out?: string; k?: number[]; prompts?: number; maxTokens?: number; rounds?: number; threads?: number; gateway: boolean; progress: boolean }) => {
+    .action(async (o: BenchCliOptions) => {
       if (o.memory) return memoryOnly(o);
+      if (o.load) return loadOnly(o);
       const { summary, outDir } = await runBench({
         quick: o.quick,
         bundleDir: o.bundle,
@@ -107,4 +157,33 @@ async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; p
     },
   );
   process.stdout.write(o.json ? `${JSON.stringify(results)}\n` : `${formatMemoryTable(results)}\n`);
+}
+
+/** `verdict bench --load`: modes × batching on/off × concurrent streams through two verdict serve children. */
+async function loadOnly(o: BenchCliOptions): Promise<void> {
+  if (o.k && o.k.length !== 1) throw new Error('--load takes one K (--k 4), sent with every request; leave it out for the server default');
+  const { summary, outDir } = await runLoadBench({
+    quick: o.quick,
+    bundleDir: o.bundle,
+    outDir: o.out,
+    streams: o.streams,
+    modes: o.modes,
+    maxTokens: o.maxTokens,
+    requests: o.requests,
+    warmup: o.warmup,
+    rounds: o.rounds,
+    threads: o.threads,
+    k: o.k?.[0],
+    progress: progressBar(o.progress),
+    log: (line) => process.stderr.write(`${line}\n`),
+    command: ['verdict', 'bench', ...process.argv.slice(3)].join(' '),
+  });
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  const f = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(1));
+  const lines = summary.load.map((r) => `${String(r.streams).padStart(3)} streams  ${r.mode.padEnd(7)} batching ${r.batching.padEnd(3)}  ${f(r.agg_tokens_per_s)} tok/s (${f(r.per_stream_tokens_per_s)}/stream)  TTFT ${f(r.ttft_ms)} ms  ITL p50 ${f(r.p50_itl_ms)} p99 ${f(r.p99_itl_ms)} ms`);
+  const goals = summary.goals.map((g) => `${g.name}: ${g.note}`);
+  process.stdout.write(`${[...lines, '', ...goals, '', `report: ${outDir}/report.md`].join('\n')}\n`);
 }

@@ -1,0 +1,104 @@
+import type { LoadSummary } from './schema.ts';
+import { significant } from './stats.ts';
+
+/** File names of the load run's plots next to its report.md. */
+export const LOAD_PLOT_FILES = {
+  throughput: 'load-tokens-per-s.svg',
+  itl: 'load-p99-itl.svg',
+} as const;
+
+const n = (x: number | null | undefined, d = 3): string => (x == null || !Number.isFinite(x) ? '—' : String(significant(x, d)));
+const x = (v: number | null | undefined) => (v == null ? '—' : `${n(v)}×`);
+const mib = (b: number | null | undefined) => (b == null ? '—' : n(b / 2 ** 20, 4));
+const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+const table = (head: string[], rows: (string | number)[][]) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
+
+/** The "Load" section: method, goals, the table, the ratios side by side, the plots, batch metrics. */
+export function renderLoadSection(s: LoadSummary): string {
+  const c = s.config;
+  const rows = [...s.load].sort((a, b) => a.streams - b.streams || c.modes.indexOf(a.mode) - c.modes.indexOf(b.mode) || (a.batching === b.batching ? 0 : a.batching === 'on' ? -1 : 1));
+  const modes = c.modes;
+  const lines: string[] = [
+    '## Load: concurrent streams through verdict serve',
+    '',
+    `Two \`verdict serve\` child processes on the same bundle, one \`--batching on\` and one \`--batching off\` (flags: ${s.servers.map((v) => `\`${v.args.join(' ')}\``).join(' and ')}), both loaded once before anything was measured; their workers reported batching ${s.servers.map((v) => `${v.batching}: engine ${v.engine_batching.length ? v.engine_batching.map((b) => (b ? 'batches' : 'does not batch')).join('/') : 'silent'}`).join(', ')}. ` +
+      `Configurations (mode × batching × streams) ran one at a time in an interleaved order: for each of ${c.rounds} round(s), for each streams value, for each mode, both servers back to back, which one first alternating. ` +
+      `Each stream is a closed loop of streaming \`${c.endpoint}\` requests (temperature 0, max_tokens ${c.max_tokens}, \`speculative: {mode${c.k ? `, k: ${c.k}` : ''}}\`, \`stream_options.include_usage\`; prompts from the bench set, different per stream and per request) over an undici keep-alive agent. ` +
+      `Per configuration and round: ${c.warmup_requests} warm-up request(s) per stream (not counted), all streams wait for each other, then ${c.requests_per_stream} measured requests per stream back to back from one common start (a fixed number of requests, not a fixed time).`,
+    '',
+    '- **aggregate tokens/s** = completion tokens (the final chunk\'s `usage`) of every measured request ÷ wall time of the measured window (common start → last byte of the last stream), summed over rounds.',
+    '- **per-stream tokens/s** = mean over streams of a stream\'s tokens ÷ its own time (common start → its last byte).',
+    '- **TTFT** = request sent → first content chunk (a chunk carrying tokens; the chat opener with the role is not one), p50 over requests.',
+    '- **ITL** = gap between consecutive content chunks of one response, as the client receives them, pooled over every response of the configuration. A speculative step sends every token it accepted in one chunk, so this is time per *step*; **ITL/token** divides each gap by the tokens of the chunk that ends it. Chunks that arrive in one read of the socket share a timestamp (a gap of 0), which happens when steps take less than the loopback round trip (the tiny bundle).',
+    '- Percentiles are nearest-rank over the pooled samples; with fewer than 100 samples, p99 is the largest.',
+    '- **RSS** = VmRSS of the server that ran the configuration, read from /proc at its end (the last round\'s reading).',
+    '',
+    '### Goals (batching on)',
+    '',
+    table(
+      ['goal', 'measured', 'met', 'note'],
+      s.goals.map((g) => [g.goal, n(g.measured), g.met == null ? '—' : g.met ? 'yes' : '**no**', g.note.replace(/\|/g, '\\|')]),
+    ),
+    '',
+    '### Results',
+    '',
+    table(
+      ['streams', 'mode', 'batching', 'agg tok/s', 'per-stream tok/s', 'TTFT p50 ms', 'ITL p50 ms', 'ITL p99 ms', 'ITL/token p50 ms', 'ITL/token p99 ms', 'RSS MiB', 'requests', 'tokens'],
+      rows.map((r) => [r.streams, r.mode, r.batching, n(r.agg_tokens_per_s), n(r.per_stream_tokens_per_s), n(r.ttft_ms), n(r.p50_itl_ms), n(r.p99_itl_ms), n(r.p50_itl_per_token_ms), n(r.p99_itl_per_token_ms), mib(r.rss_bytes), r.requests, r.tokens]),
+    ),
+    '',
+    '### Ratios the goals use, side by side',
+    '',
+    table(
+      ['streams', 'target agg ÷ 1 stream (on)', '(off)', 'best speculative ÷ target (on)', '(off)', ...modes.map((m) => `p99 ITL ÷ 1 stream, ${m} (on)`), 'RSS on − off MiB'],
+      s.ratios.map((r) => [
+        r.streams,
+        x(r.target_scaling_on),
+        x(r.target_scaling_off),
+        r.best_spec_mode_on ? `${r.best_spec_mode_on} ${x(r.best_spec_vs_target_on)}` : '—',
+        r.best_spec_mode_off ? `${r.best_spec_mode_off} ${x(r.best_spec_vs_target_off)}` : '—',
+        ...modes.map((m) => x(r.p99_itl_vs_1_on[m])),
+        mib(r.rss_on_minus_off_bytes),
+      ]),
+    ),
+    '',
+    `![aggregate tokens/s by streams](${LOAD_PLOT_FILES.throughput})`,
+    '',
+    `![p99 inter-token latency by streams](${LOAD_PLOT_FILES.itl})`,
+    '',
+    '### Batch metrics of the servers',
+    '',
+  ];
+  const withMetrics = rows.filter((r) => r.metrics && Object.keys(r.metrics).length);
+  if (withMetrics.length === 0) lines.push('Neither server exposes a Prometheus series whose name contains `batch` or `spec_k` (none are measured here yet).', '');
+  else {
+    lines.push('Every `/metrics` series whose name contains `batch` or `spec_k`, read at the end of each configuration: its change during the configuration (value at the end in brackets).', '');
+    for (const r of withMetrics) {
+      lines.push(`- ${r.streams} streams, ${r.mode}, batching ${r.batching}: ${Object.entries(r.metrics!).map(([k, v]) => `\`${k}\` ${n(v.delta)} (${n(v.value)})`).join(', ')}`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** The whole report.md of `verdict bench --load`. */
+export function renderLoadReport(s: LoadSummary): string {
+  const m = s.machine;
+  const lines = [
+    `# Verdict load benchmark — ${s.started_at.slice(0, 10)} on ${m.host}${s.quick ? ' (quick run)' : ''}`,
+    '',
+    `Produced by \`${s.config.command ?? 'verdict bench --load'}\` in ${n(s.duration_s)} s. Bundle \`${s.bundle.name}\` (${s.bundle.dir}); onnxruntime intra-op threads ${s.config.threads || 'runtime default'}. Every number below was measured in this one run.`,
+    '',
+    '## Machine',
+    '',
+    table(
+      ['CPU', 'cores', 'memory', 'OS', 'Node', 'onnxruntime', 'load avg (1 min) at start / end'],
+      [[m.cpu_model, m.cores, `${m.memory_gib} GiB`, m.os, m.node, m.onnxruntime, `${n(m.load_avg_1m)} / ${n(m.load_avg_1m_end)}`]],
+    ),
+    '',
+    renderLoadSection(s),
+  ];
+  if (s.notes.length) lines.push('## Notes', '', ...s.notes.map((note) => `- ${note}`), '');
+  lines.push('`summary.json` next to this file holds every number here (schema: `LoadSummarySchema` in `gpu-backend/src/bench/schema.ts`).', '');
+  return lines.join('\n');
+}
