@@ -7,6 +7,7 @@ import { ensureBundle } from '../bench/bundle.ts';
 import { compareServeMemory, formatMemoryTable, mb, MEMORY_CONFIGS } from '../bench/memory.ts';
 import { LOAD_PLANS, runLoadBench } from '../bench/load-run.ts';
 import { REPO_ROOT, runBench, type BenchProgress } from '../bench/run.ts';
+import { benchWorkloads, formatWorkloads, sharedPlePair } from '../bench/workloads.ts';
 import type { PresetName } from '../synth/presets.ts';
 
 const kList = (v: string): number[] => {
@@ -49,6 +50,7 @@ function progressBar(enabled: boolean): BenchProgress | undefined {
 }
 
 interface BenchCliOptions {
+  workloads?: boolean;
   memory?: boolean;
   load?: boolean;
   quick: boolean;
@@ -94,6 +96,11 @@ export function command(): Command {
     )
     .option('--no-memory', "skip the memory section (verdict serve's RSS) of the full run")
     .option(
+      '--workloads',
+      'only the proposer workloads (chat, regenerate, edit, copy) × proposers (draft, ngram, prediction) × modes (exact, judge): tokens per target pass and tokens/s ' +
+        'side by side, on the bundle and on the real TinyStories pair when ../shared has it; --k (first value), --prompts (default 4), --max-tokens (64)',
+    )
+    .option(
       '--load',
       'only measure serving under concurrent load, through the real HTTP server: start two verdict serve children on the bundle (--batching on and off), ' +
         'then for every mode (target, exact, judge) × batching × streams (1,2,4,8,16,32) run that many closed-loop streaming chat requests at once ' +
@@ -108,6 +115,7 @@ export function command(): Command {
     .option('--warmup <n>', 'with --load: warm-up requests per stream per round (not counted)', nonNegativeInt)
     .option('--no-progress', 'no progress bar')
     .action(async (o: BenchCliOptions) => {
+      if (o.workloads) return workloadsOnly(o);
       if (o.memory) return memoryOnly(o);
       if (o.load) return loadOnly(o);
       const { summary, outDir } = await runBench({
@@ -138,6 +146,17 @@ export function command(): Command {
           `report: ${outDir}/report.md\n`,
       );
     });
+}
+
+/** `verdict bench --workloads`: the proposer workloads on the bench bundle (tiny with --quick) and the real pair. */
+async function workloadsOnly(o: { json: boolean; quick: boolean; bundle?: string; k?: number[]; prompts?: number; maxTokens?: number; threads?: number }): Promise<void> {
+  const plan = o.quick ? { preset: 'tiny', prompts: 2, maxTokens: 24 } : { preset: 'bench', prompts: 4, maxTokens: 64 };
+  const bundleDir = resolve(o.bundle ?? join(REPO_ROOT, 'models', plan.preset));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  await ensureBundle(bundleDir, plan.preset as PresetName, log);
+  const opts = { k: o.k?.[0] ?? 4, maxTokens: o.maxTokens ?? plan.maxTokens, prompts: o.prompts ?? plan.prompts, threads: o.threads ?? 0, log };
+  const result = await benchWorkloads([bundleDir], opts, sharedPlePair(REPO_ROOT));
+  process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatWorkloads(result)}\n`);
 }
 
 /** `verdict bench --memory`: the configurations of MEMORY_CONFIGS side by side, interleaved. */

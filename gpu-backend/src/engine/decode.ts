@@ -1,6 +1,7 @@
 import type { DecodeEvent, DecodeRequest } from './types.ts';
 import { idleStats } from './stats.ts';
 import { propose } from './propose.ts';
+import { proposeText } from './propose/text.ts';
 import { RequestState, soloCaches, type DecodeModels } from './request.ts';
 import { score, type JudgeSource } from './score.ts';
 import { RULES } from './verify/index.ts';
@@ -26,9 +27,10 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
         if (rest.text) yield { type: 'step', step, ...rest, stats: idleStats() };
         break;
       }
-      // draft K tokens
+      // draft K tokens: from the prediction / n-grams when they have some (no forward), else the draft model
       let t = performance.now();
-      const drafts = k > 0 ? await propose(m.draft, r.draftCache!, r.draftFeed(), k, r.draftRows, r.greedy, r.rng) : [];
+      const textDrafts = proposeText(r, k);
+      const drafts = textDrafts ?? (k > 0 ? await propose(m.draft, r.draftCache!, r.draftFeed(), k, r.draftRows, r.greedy, r.rng) : []);
       const draftMs = performance.now() - t;
 
       // ONE target forward over [pending, d1..dK], then the mode's rule (K = 0: the target's own token)
@@ -38,9 +40,9 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
       const verifyMs = performance.now() - t - judgeMs;
 
       // keep the accepted prefix + next, roll both caches back to it, emit
-      yield r.step(step, drafts, verdict, { draftMs, verifyMs, judgeMs });
+      yield r.step(step, drafts, verdict, { draftMs, verifyMs, judgeMs }, textDrafts !== null);
     }
-    yield { type: 'done', finishReason: r.out.finishReason!, tokens: [...r.out.tokens], text: r.out.text, stats: r.totals.finish() };
+    yield r.done();
   } finally {
     r.release();
   }

@@ -7,6 +7,7 @@ import { Rng, sample, WarpScratch, type SamplingParams } from './sampling.ts';
 import type { JudgeSource } from './score.ts';
 import type { DecoderSession } from './session.ts';
 import { StatsTotals } from './stats.ts';
+import { predictionUsage, settleText, textProposalFor, textProvenance, type TextProposal } from './propose/text.ts';
 import type { Verdict, VerifyInput } from './verify/index.ts';
 import type { DecodeEvent, StepStats } from './types.ts';
 
@@ -40,6 +41,8 @@ export class RequestState<C extends RowCache = KvCache> {
   readonly greedy: boolean;
   readonly out: Output;
   readonly totals: StatsTotals;
+  /** The n-gram or prediction proposer, when the request uses one (the draft model is its fallback). */
+  readonly text: TextProposal | null;
   private readonly residual: Float32Array | null;
   private readonly threshold: number;
 
@@ -64,6 +67,7 @@ export class RequestState<C extends RowCache = KvCache> {
     this.threshold = req.threshold ?? m.judgeThreshold;
     this.out = new Output(m.tokenizer, m.eos, req.stop, req.maxTokens);
     this.totals = new StatsTotals(req.promptIds.length);
+    this.text = k > 0 ? textProposalFor(req, V) : null;
   }
 
   /**
@@ -150,17 +154,23 @@ export class RequestState<C extends RowCache = KvCache> {
    * Extend by the verdict (caches rolled back, see {@link advance}), commit to the output and
    * account the step: the step event to emit.
    */
-  step(step: number, drafts: number[], v: Verdict, times: Omit<StepStats, 'drafted' | 'accepted' | 'judgeAccepted' | 'rollbackMs'>, extra: Partial<StepStats> = {}): DecodeEvent {
+  step(step: number, drafts: number[], v: Verdict, times: Omit<StepStats, 'drafted' | 'accepted' | 'judgeAccepted' | 'rollbackMs'>, fromText: boolean): DecodeEvent {
     const t = performance.now();
     const chunk = this.advance(drafts, v);
     const rollbackMs = performance.now() - t;
-    const committed = this.out.commit(chunk, v.provenance);
+    const committed = this.out.commit(chunk, textProvenance(this.text, fromText, v));
+    settleText(this.text, fromText, Math.min(v.accepted, committed.tokens.length));
     const judgeAccepted = v.provenance.filter((p) => p === 'judge').length;
-    const stats: StepStats = { ...times, rollbackMs, drafted: drafts.length, accepted: v.accepted, judgeAccepted, ...extra };
+    const stats: StepStats = { ...times, rollbackMs, drafted: drafts.length, accepted: v.accepted, judgeAccepted };
     this.totals.step(stats, committed.tokens.length);
     // The committed tokens are a prefix of the chunk, whose token i the target's row i predicted.
     const logprobs = this.req.logprobs != null ? { logprobs: this.logprobsOf(committed.tokens) } : {};
     return { type: 'step', step, ...committed, ...logprobs, stats };
+  }
+
+  /** The final event, once the output has finished. */
+  done(): DecodeEvent {
+    return { type: 'done', finishReason: this.out.finishReason!, tokens: [...this.out.tokens], text: this.out.text, stats: { ...this.totals.finish(), ...predictionUsage(this.text) } };
   }
 
   release(): void {

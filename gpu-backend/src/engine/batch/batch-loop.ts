@@ -7,6 +7,7 @@ import { RULES, type VerifyRule } from '../verify/index.ts';
 import { BatchKvCache, type BatchRow } from './batch-cache.ts';
 import { Acceptance, chooseK, ForwardCost, type KChoice } from './cost-model.ts';
 import { proposeBatch, scoreBatch } from './forwards.ts';
+import { proposeText } from '../propose/text.ts';
 import type { BatchOptions } from './options.ts';
 
 /** One running request of the batch. */
@@ -141,7 +142,7 @@ export class BatchLoop {
         keep.push(row);
         continue;
       }
-      row.events.push({ type: 'done', finishReason: r.out.finishReason!, tokens: [...r.out.tokens], text: r.out.text, stats: r.totals.finish() });
+      row.events.push(r.done());
       row.events.end();
       r.release();
     }
@@ -154,9 +155,11 @@ export class BatchLoop {
     const choice = this.chooseK(rows.map((row) => row.r.draftLength()));
     const ks = rows.map((row) => Math.min(row.r.draftLength(), choice.k));
     try {
-      // draft: max(K) forwards over the draft batch
+      // draft: from each row's prediction / n-grams when they have some (no forward), else max(K) forwards over the draft batch
       let t = performance.now();
-      const drafts = await proposeBatch(m.draft, this.draftCache, rows.map((row) => row.r), ks, this.cost.draft);
+      const fromText = rows.map((row, j) => proposeText(row.r, ks[j]));
+      const fromModel = await proposeBatch(m.draft, this.draftCache, rows.map((row) => row.r), ks.map((k, j) => (fromText[j] ? 0 : k)), this.cost.draft);
+      const drafts = rows.map((_, j) => fromText[j] ?? fromModel[j]);
       const draftMs = performance.now() - t;
 
       // ONE target forward over every row's [pending, d1..dK], then each row's rule
@@ -170,7 +173,7 @@ export class BatchLoop {
       // commit, roll back by masking, then compact if the dead slots passed the bound
       const events = rows.map((row, j) => {
         row.acceptance.observe(ks[j], stepped[j].verdict.accepted);
-        return row.r.step(row.step++, drafts[j], stepped[j].verdict, { draftMs, verifyMs: stepped[j].verifyMs, judgeMs: scored[j].judgeMs });
+        return row.r.step(row.step++, drafts[j], stepped[j].verdict, { draftMs, verifyMs: stepped[j].verifyMs, judgeMs: scored[j].judgeMs }, fromText[j] !== null);
       });
       this.targetCache.maybeCompact();
       this.draftCache.maybeCompact();
