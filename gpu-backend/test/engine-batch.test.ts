@@ -82,6 +82,31 @@ describe('continuous batching', () => {
     }
   }
 
+  it('rows drafting from a prediction or n-grams share the batch with draft-model rows, and each equals its run alone', async () => {
+    for (const temperature of [0, 0.8]) {
+      const reqs = requests(good, { mode: 'exact', temperature });
+      const answers = await Promise.all(reqs.map((r) => run(alone, r.prompt, { ...r.over, mode: 'target', temperature: 0 })));
+      // row 0: the right prediction, row 1: a prediction with every 3rd token changed, row 2: n-grams, rows 3-4: the draft model
+      const over: Partial<DecodeRequest>[] = [
+        { predictionIds: answers[0].tokens },
+        { predictionIds: answers[1].tokens.map((t, i) => (i % 3 === 2 ? (t + 1) % good.manifest.target.vocab_size : t)) },
+        { proposer: 'ngram' },
+        {},
+        { mode: 'judge' },
+      ];
+      const mixed = reqs.map((r, i) => ({ prompt: r.prompt, over: { ...r.over, ...over[i] } }));
+      const ref = [];
+      for (const r of mixed) ref.push(await run(alone, r.prompt, r.over));
+      const got = await concurrently(batched, mixed);
+      for (let i = 0; i < mixed.length; i++) {
+        expect(got[i].tokens, `T=${temperature} request ${i}`).toEqual(ref[i].tokens);
+        expect(got[i].done.stats.acceptedPredictionTokens).toBe(ref[i].done.stats.acceptedPredictionTokens);
+        expect(got[i].done.stats.rejectedPredictionTokens).toBe(ref[i].done.stats.rejectedPredictionTokens);
+      }
+      if (temperature === 0) expect(got[0].steps.flatMap((s) => s.provenance)).toContain('prediction');
+    }
+  });
+
   it('with the cost model choosing K, exact at T = 0 still equals target mode alone, and the choices are reported', async () => {
     const auto = await createEngine(good, { ...ONE_THREAD, batch: { enabled: true, specK: 'auto' } });
     try {
