@@ -76,8 +76,9 @@ export class RequestState<C extends RowCache = KvCache> {
    * `promptLogprobs` the target's logits are fetched too (only then: they are [S, V] floats), and
    * row i gives prompt token i+1's log-probability.
    */
-  async prefill(target: KvCache, draft: KvCache | null): Promise<{ ms: number; promptLogprobs?: (TokenLogprob | null)[] }> {
+  async prefill(target: KvCache, draft: KvCache | null): Promise<{ ms: number; targetMs: number; promptLogprobs?: (TokenLogprob | null)[] }> {
     const t0 = performance.now();
+    let targetMs = 0;
     const head = this.seq.slice(0, -1);
     const wantLogprobs = this.req.promptLogprobs === true && this.req.logprobs != null;
     const promptLogprobs: (TokenLogprob | null)[] | undefined = wantLogprobs ? [null] : undefined;
@@ -87,11 +88,12 @@ export class RequestState<C extends RowCache = KvCache> {
         const V = this.m.target.spec.vocab_size;
         for (let i = 0; i < head.length; i++) promptLogprobs.push(tokenLogprob(logits.subarray(i * V, (i + 1) * V), this.seq[i + 1], this.req.logprobs!));
       } else await this.m.target.prefill(target, head);
+      targetMs = performance.now() - t0;
       if (draft) await this.m.draft.prefill(draft, head);
     }
     const ms = performance.now() - t0;
     this.totals.prefill(ms);
-    return { ms, promptLogprobs };
+    return { ms, targetMs, promptLogprobs };
   }
 
   /** The target's log-probabilities of the committed tokens, a prefix of the last `advance` chunk (token i: row i). */

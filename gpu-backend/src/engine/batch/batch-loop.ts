@@ -110,10 +110,9 @@ export class BatchLoop {
       }
       const solo = soloCaches(this.m, row.r.req);
       try {
-        const t = performance.now();
         const prefill = await row.r.prefill(solo.target, solo.draft);
         const prompt = row.r.req.promptIds.length - 1;
-        if (prompt > 0) this.cost.target.observe(prompt, performance.now() - t); // prefills give the fit its spread
+        if (prompt > 0 && !prefill.promptLogprobs) this.cost.target.observe(prompt, prefill.targetMs); // prefills give the fit its spread
         this.targetCache.add(row.r.targetCache, solo.target);
         if (row.r.draftCache) this.draftCache.add(row.r.draftCache, solo.draft!);
         row.events.push({ type: 'prefill', promptTokens: row.r.req.promptIds.length, ms: prefill.ms, ...(prefill.promptLogprobs ? { promptLogprobs: prefill.promptLogprobs } : {}) });
