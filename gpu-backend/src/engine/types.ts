@@ -77,6 +77,8 @@ export interface BatchStepInfo {
   /** Bytes of both batch KV caches after the step, and of their dead (masked, not yet compacted) slots. */
   cacheBytes: number;
   deadBytes: number;
+  /** Time this step spent compacting the batch caches (0 when the dead slots stayed under the bound). */
+  compactMs: number;
 }
 
 export interface DecodeStats {

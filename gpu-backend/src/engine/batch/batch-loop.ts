@@ -174,9 +174,10 @@ export class BatchLoop {
         row.acceptance.observe(ks[j], stepped[j].verdict.accepted);
         return row.r.step(row.step++, drafts[j], stepped[j].verdict, { draftMs, verifyMs: stepped[j].verifyMs, judgeMs: scored[j].judgeMs }, fromText[j] !== null);
       });
+      t = performance.now();
       this.targetCache.maybeCompact();
       this.draftCache.maybeCompact();
-      const info = this.info(choice);
+      const info = this.info(choice, performance.now() - t);
       rows.forEach((row, j) => {
         const e = events[j] as Extract<DecodeEvent, { type: 'step' }>;
         e.stats.batch = info;
@@ -206,9 +207,9 @@ export class BatchLoop {
     return choice;
   }
 
-  private info(choice: KChoice): BatchStepInfo {
+  private info(choice: KChoice, compactMs: number): BatchStepInfo {
     const t = this.targetCache.bytes;
     const d = this.draftCache.bytes;
-    return { rows: this.rows.length, kCap: choice.k, kWhy: choice.why, cacheBytes: t.total + d.total, deadBytes: t.dead + d.dead };
+    return { rows: this.rows.length, kCap: choice.k, kWhy: choice.why, cacheBytes: t.total + d.total, deadBytes: t.dead + d.dead, compactMs };
   }
 }
