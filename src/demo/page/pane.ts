@@ -31,6 +31,7 @@ const BADGE_TEXT: Record<CacheStatus, string> = {
   hit: 'edge cache hit',
   miss: 'fresh from the backend',
   bypass: 'not cached',
+  draft: 'fresh, with a cached answer as the draft',
   unknown: '',
 };
 
