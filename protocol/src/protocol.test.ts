@@ -10,6 +10,7 @@ import {
   isDeterministic,
   LIMITS,
   parseServerTiming,
+  predictionText,
   requestedMaxTokens,
   SseParser,
   sseData,
@@ -148,6 +149,68 @@ describe('request schemas', () => {
     const c = CompletionRequestSchema.parse({ model: 'm', prompt: ['p'], temperature: 1 });
     expect(isDeterministic(c)).toBe(false);
     expect(isDeterministic({ ...c, seed: 3 })).toBe(true);
+  });
+});
+
+describe('prediction (Predicted Outputs) and speculative.proposer', () => {
+  it("accepts the OpenAI SDK's ChatCompletionPredictionContent shapes on both routes: a string or text parts", () => {
+    const parts = { type: 'content', content: [{ type: 'text', text: 'Once upon ' }, { type: 'text', text: 'a time' }] };
+    const c = ChatCompletionRequestSchema.parse(chat({ prediction: parts }));
+    expect(c.prediction).toEqual(parts);
+    expect(predictionText(c.prediction!)).toBe('Once upon a time');
+    const t = CompletionRequestSchema.parse({ model: 'm', prompt: 'p', prediction: { type: 'content', content: 'Once upon a time' } });
+    expect(predictionText(t.prediction!)).toBe('Once upon a time');
+    // null means absent (as every optional OpenAI field), an empty string is a prediction of nothing
+    expect(ChatCompletionRequestSchema.parse(chat({ prediction: null })).prediction).toBeNull();
+    expect(predictionText(ChatCompletionRequestSchema.parse(chat({ prediction: { type: 'content', content: '' } })).prediction!)).toBe('');
+  });
+
+  it.each([
+    [{ prediction: 'Once upon a time' }, 'prediction', /must be an object/],
+    [{ prediction: { content: 'x' } }, 'prediction.type', /prediction.type must be 'content'/],
+    [{ prediction: { type: 'text', content: 'x' } }, 'prediction.type', /prediction.type must be 'content'/],
+    [{ prediction: { type: 'content' } }, 'prediction.content', /string or an array of text parts/],
+    [{ prediction: { type: 'content', content: 3 } }, 'prediction.content', /string or an array of text parts/],
+    [{ prediction: { type: 'content', content: [] } }, 'prediction.content', /must not be an empty array/],
+    [{ prediction: { type: 'content', content: [{ type: 'image_url', image_url: { url: 'x' } }] } }, 'prediction.content.0.type', /text/],
+    [{ speculative: { proposer: 'prediction' } }, 'speculative.proposer', /needs a prediction/],
+    [{ speculative: { proposer: 'eagle' } }, 'speculative.proposer', /unknown proposer "eagle"; expected one of draft, ngram, prediction/],
+    [{ speculative: { proposer: 'ngram', prompt_lookup_max: 0 } }, 'speculative.prompt_lookup_max', /at least 1/],
+    [{ speculative: { proposer: 'ngram', prompt_lookup_max: 17 } }, 'speculative.prompt_lookup_max', /at most 16/],
+    [{ speculative: { proposer: 'ngram', prompt_lookup_min: 3, prompt_lookup_max: 2 } }, 'speculative.prompt_lookup_min', /must not exceed prompt_lookup_max/],
+  ])('refuses %j naming param', (extra, param, message) => {
+    for (const res of [ChatCompletionRequestSchema.safeParse(chat(extra)), CompletionRequestSchema.safeParse({ model: 'm', prompt: 'p', ...extra })]) {
+      expect(res.success).toBe(false);
+      const e = fromZodError(res.error!);
+      expect(e.param).toBe(param);
+      expect(e.message).toMatch(message);
+    }
+  });
+
+  it('accepts the proposers and their n-gram lengths', () => {
+    const r = ChatCompletionRequestSchema.parse(chat({ prediction: { type: 'content', content: 'x' }, speculative: { proposer: 'prediction', k: 8 } }));
+    expect(r.speculative).toEqual({ proposer: 'prediction', k: 8 });
+    const n = CompletionRequestSchema.parse({ model: 'm', prompt: 'p', speculative: { proposer: 'ngram', prompt_lookup_min: 1, prompt_lookup_max: 3 } });
+    expect(n.speculative).toEqual({ proposer: 'ngram', prompt_lookup_min: 1, prompt_lookup_max: 3 });
+  });
+
+  it('counts the prediction toward the character limit, naming prediction when it is what goes over', () => {
+    const half = 'x'.repeat(LIMITS.maxPromptChars / 2);
+    const at = ChatCompletionRequestSchema.safeParse(chat({ messages: [{ role: 'user', content: half }], prediction: { type: 'content', content: half } }));
+    expect(at.success).toBe(true);
+    const over = [
+      ChatCompletionRequestSchema.safeParse(chat({ messages: [{ role: 'user', content: half }], prediction: { type: 'content', content: [{ type: 'text', text: half + 'y' }] } })),
+      CompletionRequestSchema.safeParse({ model: 'm', prompt: half, prediction: { type: 'content', content: half + 'y' } }),
+    ];
+    for (const res of over) {
+      expect(res.success).toBe(false);
+      const e = fromZodError(res.error!);
+      expect(e.param).toBe('prediction');
+      expect(e.message).toContain(`limit of ${LIMITS.maxPromptChars} characters`);
+    }
+    // a prompt over the limit on its own is still named as the prompt
+    const long = CompletionRequestSchema.safeParse({ model: 'm', prompt: 'x'.repeat(LIMITS.maxPromptChars + 1), prediction: { type: 'content', content: 'y' } });
+    expect(fromZodError(long.error!).param).toBe('prompt');
   });
 });
 

@@ -31,7 +31,6 @@ export const UNSUPPORTED_FIELDS: Readonly<Record<string, { neutral: string; isNe
   best_of: { neutral: '1', isNeutral: (v) => v === 1 },
   modalities: { neutral: '["text"]', isNeutral: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text' },
   audio: { neutral: 'null', isNeutral: () => false },
-  prediction: { neutral: 'null', isNeutral: () => false },
   reasoning_effort: { neutral: 'null', isNeutral: () => false },
   web_search_options: { neutral: 'null', isNeutral: () => false },
   min_p: { neutral: '0', isNeutral: (v) => v === 0 },
@@ -91,10 +90,41 @@ function maxTokensField(name: string, min = 1) {
   return z.number().int(`${name} must be a whole number`).min(min, `${name} must be at least ${min}`).max(LIMITS.maxTokens, `${name} must be at most ${LIMITS.maxTokens}`).nullable().optional();
 }
 
-/** Refuses a prompt longer than LIMITS.maxPromptChars, naming the field (`messages` / `prompt`) and the limit. */
-function promptLimit(param: 'messages' | 'prompt', chars: number, ctx: z.RefinementCtx): void {
-  if (chars <= LIMITS.maxPromptChars) return;
-  ctx.addIssue({ code: 'custom', path: [param], message: `the prompt is ${chars} characters; at most ${LIMITS.maxPromptChars} characters are accepted` });
+/**
+ * OpenAI's Predicted Outputs: text the answer is expected to (mostly) repeat, e.g. the file being edited. Its tokens
+ * are the draft: they cost no draft-model forward, and the target verifies them as any draft.
+ */
+export const PredictionSchema = z
+  .object(
+    {
+      type: z.literal('content', { error: "prediction.type must be 'content'" }),
+      content: z.union([z.string(), z.array(TextPart).min(1, 'prediction.content must not be an empty array')], {
+        error: 'prediction.content must be a string or an array of text parts [{"type":"text","text":"…"}]',
+      }),
+    },
+    { error: 'prediction must be an object {"type":"content","content":"…"}' },
+  )
+  .strip();
+export type Prediction = z.infer<typeof PredictionSchema>;
+
+/**
+ * Refuses a prompt longer than LIMITS.maxPromptChars, naming the field (`messages` / `prompt`) and the limit. The
+ * prediction counts toward the same limit (it is tokenized and held as the prompt is); when it is what pushes the
+ * request over, `prediction` is named.
+ */
+function promptLimit(param: 'messages' | 'prompt', chars: number, prediction: Prediction | null | undefined, ctx: z.RefinementCtx): void {
+  const predicted = prediction ? predictionText(prediction).length : 0;
+  if (chars + predicted <= LIMITS.maxPromptChars) return;
+  if (chars <= LIMITS.maxPromptChars) {
+    ctx.addIssue({ code: 'custom', path: ['prediction'], message: `the prompt (${chars} characters) and the prediction (${predicted}) together are over the limit of ${LIMITS.maxPromptChars} characters` });
+  } else ctx.addIssue({ code: 'custom', path: [param], message: `the prompt is ${chars} characters; at most ${LIMITS.maxPromptChars} characters are accepted` });
+}
+
+/** `speculative.proposer: "prediction"` needs a prediction to propose from. */
+function proposerNeedsPrediction(r: { prediction?: Prediction | null; speculative?: { proposer?: string } }, ctx: z.RefinementCtx): void {
+  if (r.speculative?.proposer === 'prediction' && r.prediction == null) {
+    ctx.addIssue({ code: 'custom', path: ['speculative', 'proposer'], message: "proposer 'prediction' needs a prediction: {\"type\":\"content\",\"content\":\"…\"}" });
+  }
 }
 
 /** Sampling and control fields shared by chat and completions. Unimplemented fields are refused (see refuseUnimplemented). */
@@ -111,6 +141,8 @@ const Common = {
   n: z.literal(1, { error: 'only n=1 is supported' }).nullable().optional(),
   user: z.string().optional(),
   speculative: SpeculativeSchema.optional(),
+  /** Predicted Outputs (OpenAI's chat field, accepted on completions too): its tokens are proposed as the draft. */
+  prediction: PredictionSchema.nullable().optional(),
 };
 
 const topLogprobs = (name: string) =>
@@ -128,7 +160,8 @@ const ChatFields = z
   })
   .strip()
   .superRefine((r, ctx) => {
-    promptLimit('messages', r.messages.reduce((n, m) => n + messageText(m).length, 0), ctx);
+    promptLimit('messages', r.messages.reduce((n, m) => n + messageText(m).length, 0), r.prediction, ctx);
+    proposerNeedsPrediction(r, ctx);
     if (r.top_logprobs != null && r.logprobs !== true) ctx.addIssue({ code: 'custom', path: ['top_logprobs'], message: 'top_logprobs needs logprobs: true' });
   });
 
@@ -148,7 +181,8 @@ const CompletionFields = z
   })
   .strip()
   .superRefine((r, ctx) => {
-    promptLimit('prompt', promptText(r).length, ctx);
+    promptLimit('prompt', promptText(r).length, r.prediction, ctx);
+    proposerNeedsPrediction(r, ctx);
     if (r.max_tokens === 0 && r.echo !== true) ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'max_tokens must be at least 1 (0 is allowed only with echo: true)' });
   });
 
@@ -165,6 +199,11 @@ export function requestedLogprobs(r: ChatCompletionRequest | CompletionRequest):
 export function messageText(m: Message): string {
   if (m.content == null) return '';
   return typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('');
+}
+
+/** The prediction's text, whether its content is a string or text parts. */
+export function predictionText(p: Prediction): string {
+  return typeof p.content === 'string' ? p.content : p.content.map((part) => part.text).join('');
 }
 
 /** The completion prompt as one string. */

@@ -27,7 +27,11 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  /** OpenAI's breakdowns. Verdict has no prompt cache, reasoning, audio or predicted outputs: those counts are 0. */
+  /**
+   * OpenAI's breakdowns. Verdict has no prompt cache, reasoning or audio: those counts are 0. With a `prediction`,
+   * `accepted_prediction_tokens` counts the prediction's tokens that were kept in the completion and
+   * `rejected_prediction_tokens` those proposed to the target and not kept (0 without a prediction).
+   */
   prompt_tokens_details?: { cached_tokens: number; audio_tokens: number };
   completion_tokens_details?: { reasoning_tokens: number; audio_tokens: number; accepted_prediction_tokens: number; rejected_prediction_tokens: number };
 }

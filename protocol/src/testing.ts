@@ -16,7 +16,6 @@ export const UNSUPPORTED_EXAMPLES: Record<string, unknown> = {
   best_of: 2,
   modalities: ['text', 'audio'],
   audio: { voice: 'alloy', format: 'wav' },
-  prediction: { type: 'content', content: 'x' },
   reasoning_effort: 'low',
   web_search_options: {},
   min_p: 0.1,

@@ -8,11 +8,26 @@
 export const MODES = ['target', 'exact', 'judge', 'kl', 'entropy'] as const;
 export type Mode = (typeof MODES)[number];
 
-/** Where an emitted token came from: accepted by the exact rule, accepted only by a lenient rule (judge, kl, entropy), or the target's own. */
-export const PROVENANCES = ['draft', 'judge', 'target'] as const;
+/**
+ * Where an emitted token came from: a proposed token accepted by the exact rule (from the draft model or an n-gram
+ * match), one accepted only by a lenient rule (judge, kl, entropy), a token of the request's `prediction` that was
+ * kept (by either rule), or the target's own.
+ */
+export const PROVENANCES = ['draft', 'judge', 'prediction', 'target'] as const;
 export type Provenance = (typeof PROVENANCES)[number];
 
 export const MAX_K = 64;
+
+/**
+ * Where a step's draft tokens come from: the draft model, n-gram matches in the prompt and the text so far
+ * (prompt lookup), or the request's `prediction`. The text proposers fall back to the draft model where they
+ * have nothing to offer.
+ */
+export const PROPOSERS = ['draft', 'ngram', 'prediction'] as const;
+export type Proposer = (typeof PROPOSERS)[number];
+
+/** Upper bound of `speculative.prompt_lookup_max` (the n-gram length matched). */
+export const MAX_PROMPT_LOOKUP = 16;
 
 /** OpenAI's finish reasons that Verdict produces (a cancelled generation has no response to carry one). */
 export const FINISH_REASONS = ['stop', 'length'] as const;
@@ -97,4 +112,7 @@ export const DEFAULTS = {
   kl_confidence: 0.9,
   entropy_threshold: 1.5,
   entropy_window: 2,
+  /** The ngram proposer matches suffixes of at most / at least this many tokens (vLLM's prompt_lookup_max / min). */
+  prompt_lookup_max: 4,
+  prompt_lookup_min: 2,
 } as const;
