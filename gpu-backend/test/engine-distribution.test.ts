@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedBundle } from '../src/bundle/types.ts';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
+import type { DecodeRequest } from '../src/engine/types.ts';
 import { softmax } from '../src/engine/sampling.ts';
 import { DecoderSession } from '../src/engine/session.ts';
 import { ONE_THREAD, run, tinyBundles } from './engine-fixture.ts';
 
 /**
  * Speculative sampling must not change what is sampled: at temperature > 0 the tokens `exact`
- * emits are distributed as the target's own samples. Seeds are fixed, so the test is deterministic.
+ * emits are distributed as the target's own samples, with the draft model or with a prediction as the
+ * proposer. Seeds are fixed, so the test is deterministic.
  */
 let good: LoadedBundle;
 let badDraft: LoadedBundle;
@@ -102,19 +104,22 @@ describe('exact at temperature > 0 keeps the target distribution', () => {
   it('first token: goodness of fit to the target softmax; second token: same as target sampling', async () => {
     const { prompt, p1 } = await targetFirstToken();
 
-    const sampleRuns = async (engine: Engine, mode: 'target' | 'exact', seed0: number) => {
+    const sampleRuns = async (engine: Engine, mode: 'target' | 'exact', seed0: number, over: Partial<DecodeRequest> = {}) => {
       const first: number[] = [];
       const second: number[] = [];
       for (let s = 0; s < N; s++) {
-        const r = await run(engine, prompt, { mode, k: 4, maxTokens: 3, temperature: T, seed: seed0 + s });
+        const r = await run(engine, prompt, { mode, k: 4, maxTokens: 3, temperature: T, seed: seed0 + s, ...over });
         first.push(r.tokens[0]);
         second.push(r.tokens[1]);
       }
       return { first: tally(first), second: tally(second) };
     };
     const ref = await sampleRuns(engines[0], 'target', 0);
-    for (const engine of engines) {
-      const spec = await sampleRuns(engine, 'exact', 100_000);
+    // a prediction (the greedy answer: often right, sometimes not) is a one-hot draft, verified by the same rule
+    const greedy = (await run(engines[0], prompt, { mode: 'target', maxTokens: 3 })).tokens;
+    const arms: [Engine, Partial<DecodeRequest>][] = [[engines[0], {}], [engines[1], {}], [engines[1], { predictionIds: greedy }]];
+    for (const [engine, over] of arms) {
+      const spec = await sampleRuns(engine, 'exact', 100_000, over);
       const fit = goodnessOfFit(spec.first, p1, N);
       expect(fit.df).toBeGreaterThan(2); // the test has bins to compare
       expect(chiSquareZ(fit.chi2, fit.df)).toBeLessThan(3.7);

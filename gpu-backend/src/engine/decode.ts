@@ -1,5 +1,6 @@
 import type { DecodeEvent, DecodeRequest, StepStats } from './types.ts';
 import { propose } from './propose.ts';
+import { predictionUsage, proposeText, settleText, textProvenance } from './propose/text.ts';
 import { RequestState, type DecodeModels } from './request.ts';
 import { score, type JudgeSource } from './score.ts';
 import { RULES } from './verify/index.ts';
@@ -25,9 +26,10 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
         if (rest.text) yield { type: 'step', step, ...rest, stats: idle() };
         break;
       }
-      // draft K tokens
+      // draft K tokens: from the prediction / n-grams when they have some (no forward), else the draft model
       let t = performance.now();
-      const drafts = k > 0 ? await propose(m.draft, r.draftCache!, r.draftFeed(), k, r.draftRows, r.greedy, r.rng) : [];
+      const textDrafts = proposeText(r, k);
+      const drafts = textDrafts ?? (k > 0 ? await propose(m.draft, r.draftCache!, r.draftFeed(), k, r.draftRows, r.greedy, r.rng) : []);
       const draftMs = performance.now() - t;
 
       // ONE target forward over [pending, d1..dK], then the mode's rule (K = 0: the target's own token)
@@ -41,15 +43,16 @@ export async function* decode(m: DecodeModels, req: DecodeRequest, signal?: Abor
       const chunk = r.advance(drafts, verdict);
       const rollbackMs = performance.now() - t;
 
-      const committed = r.out.commit(chunk, verdict.provenance);
+      const committed = r.out.commit(chunk, textProvenance(r.text, textDrafts !== null, verdict));
+      settleText(r.text, textDrafts !== null, Math.min(verdict.accepted, committed.tokens.length));
       const judgeAccepted = verdict.provenance.filter((p) => p === 'judge').length;
-      const stats: StepStats = { draftMs, verifyMs, judgeMs, rollbackMs, drafted: k, accepted: verdict.accepted, judgeAccepted };
+      const stats: StepStats = { draftMs, verifyMs, judgeMs, rollbackMs, drafted: drafts.length, accepted: verdict.accepted, judgeAccepted };
       r.totals.step(stats, committed.tokens.length);
       // The committed tokens are a prefix of the chunk, whose token i the target's row i predicted.
       const logprobs = req.logprobs != null ? { logprobs: r.logprobsOf(committed.tokens) } : {};
       yield { type: 'step', step, ...committed, ...logprobs, stats };
     }
-    yield { type: 'done', finishReason: r.out.finishReason!, tokens: [...r.out.tokens], text: r.out.text, stats: r.totals.finish() };
+    yield { type: 'done', finishReason: r.out.finishReason!, tokens: [...r.out.tokens], text: r.out.text, stats: { ...r.totals.finish(), ...predictionUsage(r.text) } };
   } finally {
     r.release();
   }

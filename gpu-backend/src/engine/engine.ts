@@ -1,4 +1,4 @@
-import { LIMITS, MAX_K, MODES, type Mode } from '@verdict/protocol';
+import { LIMITS, MAX_K, MAX_PROMPT_LOOKUP, MODES, PROPOSERS, type Mode } from '@verdict/protocol';
 import type { JudgeHead } from '../bundle/judge-head.ts';
 import type { LoadedBundle } from '../bundle/types.ts';
 import { decode } from './decode.ts';
@@ -78,7 +78,7 @@ function judgeSource(bundle: LoadedBundle, opts: EngineOptions): { source: Judge
 
 /** Every field checked, with the field and the value in the message. */
 export function validateRequest(req: DecodeRequest, m: Pick<DecodeModels, 'target' | 'maxContext'>, judgeUnavailable = ''): void {
-  const bad = (msg: string) => {
+  const bad = (msg: string): never => {
     throw new EngineError(msg);
   };
   if (!(MODES as readonly string[]).includes(req.mode)) bad(`unknown mode ${JSON.stringify(req.mode)}; expected one of ${MODES.join(', ')}`);
@@ -101,6 +101,21 @@ export function validateRequest(req: DecodeRequest, m: Pick<DecodeModels, 'targe
   if (req.entropyThreshold !== undefined && !(req.entropyThreshold >= 0)) bad(`entropy_threshold must be >= 0, got ${req.entropyThreshold}`);
   if (req.entropyWindow !== undefined && !(Number.isInteger(req.entropyWindow) && req.entropyWindow >= 1)) bad(`entropy_window must be a positive integer, got ${req.entropyWindow}`);
   if (!Array.isArray(req.stop) || req.stop.some((s) => typeof s !== 'string' || s.length === 0)) bad('stop must be a list of non-empty strings');
+  validateProposer(req, V, bad);
+}
+
+/** The proposer fields: a known proposer, prediction ids in the vocabulary, n-gram lengths in [1, MAX_PROMPT_LOOKUP]. */
+function validateProposer(req: DecodeRequest, V: number, bad: (msg: string) => never): void {
+  if (req.proposer !== undefined && !(PROPOSERS as readonly string[]).includes(req.proposer)) bad(`unknown proposer ${JSON.stringify(req.proposer)}; expected one of ${PROPOSERS.join(', ')}`);
+  if (req.predictionIds !== undefined) {
+    if (!Array.isArray(req.predictionIds)) bad('predictionIds must be an array of token ids');
+    for (const id of req.predictionIds) if (!Number.isInteger(id) || id < 0 || id >= V) bad(`prediction token id ${id} is outside the vocabulary [0, ${V})`);
+  }
+  if (req.proposer === 'prediction' && req.predictionIds === undefined) bad("proposer 'prediction' needs predictionIds (the prediction's tokens)");
+  for (const [name, n] of [['prompt_lookup_min', req.promptLookupMin], ['prompt_lookup_max', req.promptLookupMax]] as const) {
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= MAX_PROMPT_LOOKUP)) bad(`${name} must be an integer in [1, ${MAX_PROMPT_LOOKUP}], got ${n}`);
+  }
+  if (req.promptLookupMin !== undefined && req.promptLookupMax !== undefined && req.promptLookupMin > req.promptLookupMax) bad(`prompt_lookup_min (${req.promptLookupMin}) must not exceed prompt_lookup_max (${req.promptLookupMax})`);
 }
 
 /**

@@ -7,6 +7,7 @@ import { Rng, sample, WarpScratch, type SamplingParams } from './sampling.ts';
 import type { JudgeSource } from './score.ts';
 import type { DecoderSession } from './session.ts';
 import { StatsTotals } from './stats.ts';
+import { textProposalFor, type TextProposal } from './propose/text.ts';
 import type { Verdict, VerifyInput } from './verify/index.ts';
 
 /** What the engine shares with every decode: the two models and what surrounds them. */
@@ -39,6 +40,8 @@ export class RequestState {
   readonly greedy: boolean;
   readonly out: Output;
   readonly totals: StatsTotals;
+  /** The n-gram or prediction proposer, when the request uses one (the draft model is its fallback). */
+  readonly text: TextProposal | null;
   private readonly residual: Float32Array | null;
   private readonly threshold: number;
 
@@ -61,6 +64,7 @@ export class RequestState {
     this.threshold = req.threshold ?? m.judgeThreshold;
     this.out = new Output(m.tokenizer, m.eos, req.stop, req.maxTokens);
     this.totals = new StatsTotals(req.promptIds.length);
+    this.text = k > 0 ? textProposalFor(req, V) : null;
   }
 
   /**

@@ -1,8 +1,8 @@
 import { DEFAULTS } from '@verdict/protocol';
-import type { Mode, Provenance } from '@verdict/protocol';
+import type { Mode, Proposer, Provenance } from '@verdict/protocol';
 import type { TokenLogprob } from './logprobs.ts';
 
-export type { Mode, Provenance, TokenLogprob };
+export type { Mode, Proposer, Provenance, TokenLogprob };
 
 /** Defaults of the entropy-gated rule (FLy-style). */
 export const ENTROPY_DEFAULTS = { threshold: DEFAULTS.entropy_threshold, window: DEFAULTS.entropy_window } as const;
@@ -38,6 +38,17 @@ export interface DecodeRequest {
   logprobs?: number;
   /** Also the prompt tokens' log-probabilities (the prefill fetches the target's logits); needs `logprobs`. */
   promptLogprobs?: boolean;
+  /**
+   * Where drafts come from (`propose/`): the draft model, n-gram matches in the prompt and the tokens so far, or
+   * `predictionIds`. The text proposers fall back to the draft model on steps where they have nothing.
+   * Default: `prediction` when `predictionIds` is set, else `draft`.
+   */
+  proposer?: Proposer;
+  /** The prediction's token ids (OpenAI's Predicted Outputs), proposed as the draft. */
+  predictionIds?: number[];
+  /** n-gram lengths the ngram proposer (and the prediction's realignment) match; defaults in protocol's DEFAULTS. */
+  promptLookupMin?: number;
+  promptLookupMax?: number;
 }
 
 /** What one speculative step cost and produced. Times are measured around the work, never estimated. */
@@ -71,6 +82,9 @@ export interface DecodeStats {
   totalMs: number;
   /** completionTokens / (totalMs - prefillMs) * 1000. */
   tokensPerS: number;
+  /** With a prediction: its tokens kept in the completion / proposed and never kept (OpenAI's usage counts). */
+  acceptedPredictionTokens?: number;
+  rejectedPredictionTokens?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'cancelled';

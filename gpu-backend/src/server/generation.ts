@@ -30,7 +30,7 @@ export function startRun(state: ServerState, record: RequestRecord, req: Resolve
   if (!scheduler || state.phase !== 'ready') throw notReady(state);
   const gen = scheduler.submit(req.decode, state.config.requestTimeoutMs);
   const { mode, k, promptIds } = req.decode;
-  Object.assign(record.fields, { mode, k: mode === 'target' ? 0 : k, prompt_tokens: promptIds.length, stream: req.stream, max_tokens: req.decode.maxTokens, user: req.user });
+  Object.assign(record.fields, { mode, k: mode === 'target' ? 0 : k, proposer: req.decode.proposer, prompt_tokens: promptIds.length, stream: req.stream, max_tokens: req.decode.maxTokens, user: req.user });
   const prefix = req.kind === 'chat' ? 'chatcmpl-' : 'cmpl-';
   const bundle = state.bundle!;
   const fingerprint = state.fingerprint ?? '';
@@ -63,6 +63,7 @@ export function observe(run: Run, ev: DecodeEvent): void {
       completion_tokens: ev.stats.completionTokens,
       steps: ev.stats.steps,
       accepted_per_step: round(ev.stats.meanAcceptedPerStep),
+      ...(run.req.decode.predictionIds ? { accepted_prediction_tokens: ev.stats.acceptedPredictionTokens, rejected_prediction_tokens: ev.stats.rejectedPredictionTokens } : {}),
       queue_ms: round(run.gen.queueMs),
     });
   }
@@ -74,9 +75,14 @@ export function summary(run: Run, stats: DecodeStats) {
     prompt_tokens: stats.promptTokens,
     completion_tokens: stats.completionTokens,
     total_tokens: stats.promptTokens + stats.completionTokens,
-    // No prompt cache, reasoning, audio or predicted outputs here: OpenAI's breakdowns, all zero.
+    // No prompt cache, reasoning or audio here: those breakdowns are zero. Prediction counts: see Usage.
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: stats.acceptedPredictionTokens ?? 0,
+      rejected_prediction_tokens: stats.rejectedPredictionTokens ?? 0,
+    },
   };
   const headers = headersAtEnd(run.req.decode.mode, run.req.decode.k, timings, stats.promptTokens, stats.completionTokens);
   return { timings, usage, headers };

@@ -7,11 +7,14 @@ import {
   CompletionRequestSchema,
   fromZodError,
   messageText,
+  predictionText,
   promptText,
   requestedLogprobs,
   requestedMaxTokens,
   stopList,
   type Mode,
+  type Prediction,
+  type Speculative,
 } from '@verdict/protocol';
 import type { LoadedBundle } from '../bundle/types.ts';
 import type { DecodeRequest } from '../engine/types.ts';
@@ -32,6 +35,20 @@ export interface ResolvedRequest {
   echo: boolean;
   /** Completions: the prompt as sent (what echo returns). */
   promptText?: string;
+}
+
+/**
+ * The prediction's token ids (its text through the bundle's tokenizer, no BOS: it is a continuation) and the
+ * proposer: the request's, else `prediction` when there is a prediction, else the draft model. Only fields
+ * that are set, so a plain request resolves as before.
+ */
+function proposerFields(prediction: Prediction | null | undefined, spec: Speculative, bundle: LoadedBundle): Partial<DecodeRequest> {
+  const predictionIds = prediction != null ? bundle.tokenizer.encode(predictionText(prediction)) : undefined;
+  const fields: Partial<DecodeRequest> = { proposer: spec.proposer ?? (predictionIds ? 'prediction' : 'draft') };
+  if (predictionIds) fields.predictionIds = predictionIds;
+  if (spec.prompt_lookup_min != null) fields.promptLookupMin = spec.prompt_lookup_min;
+  if (spec.prompt_lookup_max != null) fields.promptLookupMax = spec.prompt_lookup_max;
+  return fields;
 }
 
 export function defaultMode(modes: readonly Mode[], config: ServeConfig): Mode {
@@ -95,6 +112,7 @@ export function resolveRequest(kind: RequestKind, body: unknown, bundle: LoadedB
     seed: r.seed ?? randomInt(2 ** 31),
     stop: stopList(r),
   };
+  Object.assign(decode, proposerFields(r.prediction, spec, bundle));
   const logprobs = requestedLogprobs(r);
   const echo = 'prompt' in r && r.echo === true;
   if (logprobs != null) Object.assign(decode, { logprobs, promptLogprobs: echo });
