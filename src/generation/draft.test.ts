@@ -49,6 +49,11 @@ describe('draft stage, alone', () => {
     expect(draftPolicy(true, undefined, 60, req({ speculative: { mode: 'target' } })).use).toBe(false);
     expect(draftPolicy(true, undefined, 60, req({ speculative: { mode: 'judge', proposer: 'draft' } })).use).toBe(false);
     expect(draftPolicy(true, undefined, 60, req({ speculative: { mode: 'judge', k: 8 } })).use).toBe(true);
+    // deterministic requests: only greedy exact, whose answer is the target's whatever the draft
+    expect(draftPolicy(true, undefined, 60, req({ temperature: 0, speculative: { mode: 'exact', k: 4 } })).use).toBe(true);
+    expect(draftPolicy(true, undefined, 60, req({ temperature: 0, speculative: { mode: 'judge', k: 4 } }))).toEqual({ use: false, record: true });
+    expect(draftPolicy(true, undefined, 60, req({ temperature: 0 })).use).toBe(false);
+    expect(draftPolicy(true, undefined, 60, req({ seed: 3, speculative: { mode: 'exact' } })).use).toBe(false);
   });
 
   it('record → draft: a T = 0 answer is the draft of the same conversation at T = 0.7, in the same scope only', async () => {
@@ -63,7 +68,7 @@ describe('draft stage, alone', () => {
   it('an edited last user turn finds the answer to the one before, an unrelated one does not', async () => {
     const { input, plan, generate, state, topic } = setup();
     await generate(input());
-    const edited = input({ temperature: 0.7, messages: [{ role: 'user', content: `Write a short poem about ${topic}` }] });
+    const edited = input({ speculative: { mode: 'exact', k: 4 }, messages: [{ role: 'user', content: `Write a short poem about ${topic}` }] });
     expect(await findDraft(await plan(edited), state.drafts)).toEqual({ text: 'Roses are red', source: 'edit' });
     const unrelated = input({ temperature: 0.7, messages: [{ role: 'user', content: 'What is the capital of France?' }] });
     expect(await findDraft(await plan(unrelated), state.drafts)).toBeNull();

@@ -37,7 +37,8 @@ export interface DraftPolicy {
  * no-store`; `no-cache` (generate afresh) records the new answer but sends no draft, so the answer owes nothing
  * to the cache. A request's own `prediction` wins (nothing is attached), and an `echo` answer (the prompt, then
  * the completion) is not held; nor is a draft attached where the backend would not propose from it (`target`
- * mode, or a `speculative.proposer` the request set itself). Unlike the answer cache it does not need a deterministic request: a T > 0
+ * mode, or a `speculative.proposer` the request set itself), nor to a deterministic request whose answer the draft
+ * could change (anything but T = 0 in `exact` mode). Unlike the answer cache it does not need a deterministic request: a T > 0
  * regeneration is what it is for.
  */
 export function draftPolicy(enabled: boolean, requestCacheControl: string | undefined, ttlSeconds: number, request: GenerationRequest): DraftPolicy {
@@ -48,7 +49,11 @@ export function draftPolicy(enabled: boolean, requestCacheControl: string | unde
   const fresh = directives.includes('no-cache') || directives.includes('max-age=0');
   // Nothing to attach to: no speculation at all (target mode), or a proposer the request chose itself.
   const speculates = request.speculative?.mode !== 'target' && request.speculative?.proposer === undefined;
-  return { use: !fresh && request.prediction == null && speculates && request.max_tokens !== 0, record: !echo };
+  // A deterministic request's answer must stay a function of the request (it is cached and replayed as that):
+  // only greedy `exact` decoding is the target's own text whatever the draft. In the lenient modes, or sampling
+  // with a seed, the proposal shapes the answer, so such a request goes without one.
+  const draftFree = !isDeterministic(request) || (request.temperature === 0 && request.speculative?.mode === 'exact');
+  return { use: !fresh && request.prediction == null && speculates && draftFree && request.max_tokens !== 0, record: !echo };
 }
 
 /** One generation request as the later stages see it: plain data, no request context. */

@@ -42,17 +42,28 @@ describe('cache as draft, through the gateway', () => {
     expect(predictionOf(g.backends.generations().at(-1)!.body)).toBeNull();
   });
 
-  it('an edited last user turn gets the earlier answer as its draft (cache;desc=draft-edit), at T = 0 a miss too', async () => {
+  it('an edited last user turn gets the earlier answer as its draft (cache;desc=draft-edit), at T = 0 in exact mode a miss too', async () => {
     const { g, topic } = await primed();
-    const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ messages: [{ role: 'user', content: `Write a short poem about ${topic}` }], temperature: 0 }) });
+    const edited = chat({ messages: [{ role: 'user', content: `Write a short poem about ${topic}` }], temperature: 0, speculative: { mode: 'exact', k: 4 } });
+    const res = await g.request('/v1/chat/completions', { method: 'POST', json: edited });
     expect(res.headers.get('x-cache')).toBe('DRAFT');
     expect(parseServerTiming(res.headers.get('server-timing')).find((e) => e.name === 'cache')?.desc).toBe('draft-edit');
     expect(predictionOf(g.backends.generations().at(-1)!.body)).toEqual({ type: 'content', content: 'Roses are red' });
     await res.text();
     await res.settled();
     // the answer was stored like any miss: the same request is now a hit
-    const again = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ messages: [{ role: 'user', content: `Write a short poem about ${topic}` }], temperature: 0 }) });
+    const again = await g.request('/v1/chat/completions', { method: 'POST', json: edited });
     expect(again.headers.get('x-cache')).toBe('HIT');
+    const sampled = await g.request('/v1/chat/completions', { method: 'POST', json: { ...edited, messages: [{ role: 'user', content: `Write a long poem about ${topic}` }], temperature: 0.7 } });
+    expect(sampled.headers.get('x-cache')).toBe('DRAFT');
+  });
+
+  it('a deterministic request in a lenient mode gets no draft (its answer stays a function of the request)', async () => {
+    const { g, topic } = await primed();
+    const res = await g.request('/v1/chat/completions', { method: 'POST', json: chat({ messages: poem(topic), temperature: 0, stream: true, speculative: { mode: 'judge', k: 4 } }) });
+    expect(res.headers.get('x-cache')).toBe('MISS');
+    expect(predictionOf(g.backends.generations().at(-1)!.body)).toBeNull();
+    await res.text();
   });
 
   it("the request's own prediction wins", async () => {
