@@ -83,16 +83,21 @@ describe('PredictionProposer', () => {
     expect(r.propose([1, 2, 9, 1, 2, 8, 5, 1, 2], 1)).toEqual([7]); // lost at 6; [1,2] occurs at 0, 3 and 6: 6 is nearest forward
   });
 
-  it('an unrelated prediction: the first token replaced, then nothing to offer', () => {
-    const p = new PredictionProposer([7, 7, 7, 7], 0, L);
+  it('an unrelated prediction: one substitution guess, then nothing to offer until an n-gram matches', () => {
+    const p = new PredictionProposer([7, 7, 7, 7, 8, 9], 0, L);
     p.propose([], 2);
     p.settle(0);
     expect(p.propose([1], 2)).toEqual([7, 7]); // substitution hypothesis: 1 replaced the first 7
     p.settle(0);
-    expect(p.propose([1, 3], 2)).toEqual([7, 7]); // again: 3 replaced the second 7
-    p.settle(0);
+    expect(p.propose([1, 3], 2)).toEqual([]); // the guess failed at once: no second guess, the draft model's turn
     expect(p.propose([1, 3, 5, 6], 2)).toEqual([]); // a draft-model step added two tokens: nothing aligns
-    expect([p.accepted, p.rejected]).toEqual([0, 4]); // positions 0..3 were each proposed and never kept
+    expect([p.accepted, p.rejected]).toEqual([0, 3]); // positions 0..2 were proposed and never kept
+    expect(p.propose([1, 3, 5, 6, 7, 8], 2)).toEqual([9]); // [7, 8] occurs: realigned
+    // a confirmed guess allows the next one: substitutions far apart are each followed
+    const q = new PredictionProposer([1, 2, 3, 4, 5, 6, 7, 8], 0, L);
+    q.propose([], 2);
+    expect(q.propose([1, 42], 2)).toEqual([3, 4]);
+    expect(q.propose([1, 42, 3, 4, 43], 2)).toEqual([6, 7]);
     expect(new PredictionProposer([], 0, L).propose([], 4)).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { ensureBundle } from '../bench/bundle.ts';
 import { compareServeMemory, formatMemoryTable, mb, MEMORY_CONFIGS } from '../bench/memory.ts';
 import { REPO_ROOT, runBench, type BenchProgress } from '../bench/run.ts';
+import { benchWorkloads, formatWorkloads, sharedPlePair } from '../bench/workloads.ts';
 import type { PresetName } from '../synth/presets.ts';
 
 const kList = (v: string): number[] => {
@@ -57,8 +58,14 @@ export function command(): Command {
         'to each in turn, read VmRSS/VmHWM from /proc at each phase, and print the table (RSS steady/peak, × weights, tokens/s ratios); --rounds repeats it',
     )
     .option('--no-memory', "skip the memory section (verdict serve's RSS) of the full run")
+    .option(
+      '--workloads',
+      'only the proposer workloads (chat, regenerate, edit, copy) × proposers (draft, ngram, prediction) × modes (exact, judge): tokens per target pass and tokens/s ' +
+        'side by side, on the bundle and on the real TinyStories pair when ../shared has it; --k (first value), --prompts (default 4), --max-tokens (64)',
+    )
     .option('--no-progress', 'no progress bar')
-    .action(async (o: { memory?: boolean; quick: boolean; json: boolean; bundle?: string; out?: string; k?: number[]; prompts?: number; maxTokens?: number; rounds?: number; threads?: number; gateway: boolean; progress: boolean }) => {
+    .action(async (o: { workloads?: boolean; memory?: boolean; quick: boolean; json: boolean; bundle?: string; out?: string; k?: number[]; prompts?: number; maxTokens?: number; rounds?: number; threads?: number; gateway: boolean; progress: boolean }) => {
+      if (o.workloads) return workloadsOnly(o);
       if (o.memory) return memoryOnly(o);
       const { summary, outDir } = await runBench({
         quick: o.quick,
@@ -88,6 +95,17 @@ export function command(): Command {
           `report: ${outDir}/report.md\n`,
       );
     });
+}
+
+/** `verdict bench --workloads`: the proposer workloads on the bench bundle (tiny with --quick) and the real pair. */
+async function workloadsOnly(o: { json: boolean; quick: boolean; bundle?: string; k?: number[]; prompts?: number; maxTokens?: number; threads?: number }): Promise<void> {
+  const plan = o.quick ? { preset: 'tiny', prompts: 2, maxTokens: 24 } : { preset: 'bench', prompts: 4, maxTokens: 64 };
+  const bundleDir = resolve(o.bundle ?? join(REPO_ROOT, 'models', plan.preset));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  await ensureBundle(bundleDir, plan.preset as PresetName, log);
+  const opts = { k: o.k?.[0] ?? 4, maxTokens: o.maxTokens ?? plan.maxTokens, prompts: o.prompts ?? plan.prompts, threads: o.threads ?? 0, log };
+  const result = await benchWorkloads([bundleDir], opts, sharedPlePair(REPO_ROOT));
+  process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatWorkloads(result)}\n`);
 }
 
 /** `verdict bench --memory`: the configurations of MEMORY_CONFIGS side by side, interleaved. */

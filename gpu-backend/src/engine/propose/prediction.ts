@@ -14,7 +14,8 @@ const KEPT = 2;
  *  1. n-gram: the longest suffix of the completion (maxN ≥ n ≥ minN tokens) that occurs in the prediction,
  *     at the occurrence nearest to where it lost track (forward first); the cursor goes after it;
  *  2. substitution: when the differing token is the last one (the target's correction), assume it replaced
- *     the prediction's token and continue right after that one;
+ *     the prediction's token and continue right after that one — once: when the guess is wrong at once too
+ *     (the completion has left the prediction), it waits for an n-gram match instead;
  *  3. nothing: it proposes nothing and the engine runs the draft model; it tries again next step.
  *
  * Cheaply stateful: each call only looks at the tokens added since the last one (plus the suffix scan of a
@@ -29,6 +30,8 @@ export class PredictionProposer implements TokenProposer {
   private anchor = 0;
   /** Prediction index of the token the completion replaced, when that was the last token seen; else -1. */
   private replaced = -1;
+  /** The cursor is a substitution guess no token has confirmed yet: a second guess in a row is not made. */
+  private guessed = false;
   /** seq length the cursor accounts for. */
   private synced: number;
   private lastAt = 0;
@@ -82,6 +85,7 @@ export class PredictionProposer implements TokenProposer {
       const c = this.cursor;
       if (c >= 0 && c < P && seq[this.synced] === this.prediction[c]) {
         this.cursor++;
+        this.guessed = false;
         continue;
       }
       if (c >= 0) {
@@ -110,11 +114,12 @@ export class PredictionProposer implements TokenProposer {
       }
       if (best >= 0) return this.realigned(best + n, seq);
     }
-    if (this.replaced >= 0 && this.replaced + 1 < P) return this.realigned(this.replaced + 1, seq);
+    if (this.replaced >= 0 && this.replaced + 1 < P && !this.guessed) return this.realigned(this.replaced + 1, seq, true);
     return -1;
   }
 
-  private realigned(cursor: number, seq: readonly number[]): number {
+  private realigned(cursor: number, seq: readonly number[], guess = false): number {
+    this.guessed = guess;
     this.replaced = -1;
     this.anchor = cursor;
     this.synced = seq.length;
