@@ -12,6 +12,10 @@ describe('configuration', () => {
     expect(c.maxBodyBytes).toBe(1_048_576);
     expect(loadConfig({ BACKENDS: '[{"url":"http://x.test"}]', MAX_BODY_BYTES: '4096' }).maxBodyBytes).toBe(4096);
     expect(() => loadConfig({ BACKENDS: '[{"url":"http://x.test"}]', MAX_BODY_BYTES: '-1' })).toThrow(/MAX_BODY_BYTES/);
+    expect(c.cacheAsDraft).toBe(false);
+    expect(loadConfig({ BACKENDS: '[{"url":"http://x.test"}]', CACHE_AS_DRAFT: 'on' }).cacheAsDraft).toBe(true);
+    expect(loadConfig({ BACKENDS: '[{"url":"http://x.test"}]', CACHE_AS_DRAFT: 'off' }).cacheAsDraft).toBe(false);
+    expect(() => loadConfig({ BACKENDS: '[{"url":"http://x.test"}]', CACHE_AS_DRAFT: 'true' })).toThrow(/CACHE_AS_DRAFT: expected "on" or "off"/);
   });
 
   it('names the variable and the problem', () => {

@@ -35,6 +35,11 @@ export interface GatewayConfig {
   replayMaxTotalMs: number;
   /** Largest request body accepted on the generation routes (413 above), checked before parsing. */
   maxBodyBytes: number;
+  /**
+   * Cache-as-draft (CACHE_AS_DRAFT): a request the cache cannot answer is sent with the text of a held answer
+   * for the same conversation (other sampling settings, or an edited last user turn) as its `prediction`.
+   */
+  cacheAsDraft: boolean;
 }
 
 /** A configuration mistake: named after the variable so `wrangler tail` says what to fix. */
@@ -59,6 +64,14 @@ function positiveInt(env: GatewayEnv, variable: keyof GatewayEnv & string, fallb
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) throw new ConfigError(variable, `expected a positive integer, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function onOff(env: GatewayEnv, variable: keyof GatewayEnv & string, fallback: boolean): boolean {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(variable, `expected "on" or "off", got ${JSON.stringify(raw)}`);
 }
 
 function list(raw: unknown): string[] {
@@ -112,6 +125,8 @@ export function loadConfig(env: GatewayEnv): GatewayConfig {
     replayMaxGapMs: positiveInt(env, 'REPLAY_MAX_GAP_MS', 250),
     replayMaxTotalMs: positiveInt(env, 'REPLAY_MAX_TOTAL_MS', 8000),
     maxBodyBytes: positiveInt(env, 'MAX_BODY_BYTES', 1_048_576),
+    // Off unless wrangler.toml turns it on: it changes what reaches the backends (an older deploy's vars keep today's behaviour).
+    cacheAsDraft: onOff(env, 'CACHE_AS_DRAFT', false),
   };
   memo.set(env, config);
   return config;

@@ -18,6 +18,8 @@ export interface GatewayEnv {
   REPLAY_MAX_GAP_MS?: string;
   REPLAY_MAX_TOTAL_MS?: string;
   MAX_BODY_BYTES?: string;
+  /** "on" | "off": cache-as-draft (docs/gateway.md, "Cache as draft"). */
+  CACHE_AS_DRAFT?: string;
   /** Secret: comma-separated SHA-256 hex digests of accepted API keys (alternative or addition to the KV namespace). */
   API_KEY_HASHES?: string;
   API_KEYS?: KVNamespace;

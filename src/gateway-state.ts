@@ -1,5 +1,6 @@
 import type { GatewayConfig } from './config.ts';
 import { FlightRegistry } from './cache/single-flight.ts';
+import { DraftStore } from './cache/draft-store.ts';
 import { AnswerStore } from './cache/store.ts';
 import { FingerprintCache } from './upstream/fingerprint.ts';
 import { HealthTracker } from './upstream/health.ts';
@@ -13,6 +14,8 @@ export interface GatewayState {
   flights: FlightRegistry;
   /** Both tiers of the answer cache (Cache API, optional KV). */
   store: AnswerStore;
+  /** Cache-as-draft's index: the latest answer text per conversation (in this isolate's memory, bounded). */
+  drafts: DraftStore;
 }
 
 export interface StateOptions {
@@ -29,5 +32,5 @@ export function createGatewayState(config: GatewayConfig, options: StateOptions 
     options.fetch ?? ((input, init) => fetch(input, init)),
     options.random ?? Math.random,
   );
-  return { upstream, fingerprints: new FingerprintCache(upstream), flights: new FlightRegistry(), store: new AnswerStore() };
+  return { upstream, fingerprints: new FingerprintCache(upstream), flights: new FlightRegistry(), store: new AnswerStore(), drafts: new DraftStore() };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FinishReason, Mode, Provenance } from './vocabulary.ts';
+import { CACHE_STATUSES, type FinishReason, type Mode, type Provenance } from './vocabulary.ts';
 
 /** Where the time of one request went, in milliseconds, plus the speculative-decoding counts. */
 export const TimingsSchema = z.object({
@@ -19,7 +19,7 @@ export const TimingsSchema = z.object({
   /** Added by the gateway when the answer passed through it. */
   edge_ms: z.number().optional(),
   upstream_ms: z.number().optional(),
-  cache: z.enum(['hit', 'miss', 'bypass']).optional(),
+  cache: z.enum(CACHE_STATUSES).optional(),
 });
 export type Timings = z.infer<typeof TimingsSchema>;
 

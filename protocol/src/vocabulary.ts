@@ -42,7 +42,7 @@ export const HEADERS = {
   requestId: 'X-Request-Id',
   serverTiming: 'Server-Timing',
   retryAfter: 'Retry-After',
-  /** Gateway: HIT | MISS | BYPASS. */
+  /** Gateway: HIT | MISS | BYPASS | DRAFT (see {@link CACHE_STATUSES}). */
   cache: 'X-Cache',
   /** Client → gateway: `recorded` replays a cached stream at its recorded pace (the demo). */
   replay: 'X-Verdict-Replay',
@@ -76,6 +76,16 @@ export const STATS_HEADERS = [
   HEADERS.acceptedPerStep,
   HEADERS.tokensPerS,
 ] as const;
+
+/**
+ * What the gateway's cache did for one answer: `X-Cache` (upper case), `timings.cache` and Server-Timing's
+ * `cache;desc=…` (lower case). `hit`: replayed from the cache (or joined an identical generation in flight);
+ * `miss`: generated, and stored when complete; `bypass`: the cache played no part; `draft`: generated with a
+ * cached answer for the same conversation (other sampling settings, or an edited last user turn) sent to the
+ * backend as the request's `prediction` (stored like a miss when the request is cacheable).
+ */
+export const CACHE_STATUSES = ['hit', 'miss', 'bypass', 'draft'] as const;
+export type CacheStatus = (typeof CACHE_STATUSES)[number];
 
 export const SSE_CONTENT_TYPE = 'text/event-stream';
 /** Every SSE response, backend and gateway alike: nothing may hold the stream back or store it. */

@@ -18,6 +18,8 @@ describe('cache key', () => {
     expect(await cacheKey('chat', chat({ ...base, max_completion_tokens: 5 }), 'fp', 's')).toBe(withMax);
     const withStop = await cacheKey('chat', chat({ ...base, stop: 'x' }), 'fp', 's');
     expect(await cacheKey('chat', chat({ ...base, stop: ['x'] }), 'fp', 's')).toBe(withStop);
+    const predicted = await cacheKey('chat', chat({ ...base, prediction: { type: 'content', content: 'ab' } }), 'fp', 's');
+    expect(await cacheKey('chat', chat({ ...base, prediction: { type: 'content', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] } }), 'fp', 's')).toBe(predicted);
   });
 
   it('differs for anything that changes the answer, the fingerprint, the scope, and stream vs JSON', async () => {
@@ -34,6 +36,7 @@ describe('cache key', () => {
       cacheKey('chat', chat({ ...base, speculative: { mode: 'judge', k: 5 } }), 'fp', 's'),
       cacheKey('chat', chat({ ...base, logprobs: true }), 'fp', 's'),
       cacheKey('chat', chat({ ...base, logprobs: true, top_logprobs: 2 }), 'fp', 's'),
+      cacheKey('chat', chat({ ...base, prediction: { type: 'content', content: 'a guess' } }), 'fp', 's'),
       cacheKey('completion', CompletionRequestSchema.parse({ model: 'm', prompt: 'hi', temperature: 0, logprobs: 0 }), 'fp', 's'),
       cacheKey('completion', CompletionRequestSchema.parse({ model: 'm', prompt: 'hi', temperature: 0, echo: true }), 'fp', 's'),
       cacheKey('chat', chat(base), 'fp2', 's'),

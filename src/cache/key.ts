@@ -1,5 +1,5 @@
 import { sha256Hex } from '../shared/sha256.ts';
-import { messageText, promptText, requestedLogprobs, requestedMaxTokens, stopList, type ChatCompletionRequest, type CompletionRequest, type RequestKind } from '@verdict/protocol';
+import { messageText, predictionText, promptText, requestedLogprobs, requestedMaxTokens, stopList, type ChatCompletionRequest, type CompletionRequest, type RequestKind } from '@verdict/protocol';
 
 
 /**
@@ -28,6 +28,9 @@ export function normaliseRequest(kind: RequestKind, r: ChatCompletionRequest | C
     // Left out (undefined) when not asked for, so the keys of requests without them are unchanged.
     logprobs: requestedLogprobs(r) ?? undefined,
     echo: 'echo' in r && r.echo === true ? true : undefined,
+    // The request's own prediction (a lenient rule may keep its tokens, so it can shape the answer); the draft the
+    // gateway attaches (cache-as-draft) is not part of the request and never of its key.
+    prediction: r.prediction ? predictionText(r.prediction) : undefined,
   };
 }
 

@@ -24,7 +24,7 @@ export class LiveFigures {
   private tokens = 0;
   private steps = 0;
   private timings: Timings | null = null;
-  private readonly byProvenance: Record<Provenance, number> = { draft: 0, judge: 0, target: 0, prediction: 0 };
+  private readonly byProvenance: Record<Provenance, number> = { draft: 0, judge: 0, prediction: 0, target: 0 };
 
   /** `startedAt`: when the request was sent, on the same clock as the `now` values passed later. */
   constructor(private readonly startedAt: number) {}

@@ -11,6 +11,7 @@ export interface Segment {
 export const PROVENANCE_LEGEND: readonly { provenance: Provenance; label: string; className: string }[] = [
   { provenance: 'draft', label: 'draft, accepted by the standard rule', className: 'tok-draft' },
   { provenance: 'judge', label: 'draft, accepted only by the judge (or the KL or entropy rule)', className: 'tok-judge' },
+  { provenance: 'prediction', label: "from the request's prediction (on a regeneration: the cached answer, sent as the draft)", className: 'tok-prediction' },
   { provenance: 'target', label: "the target's own token", className: 'tok-target' },
 ];
 

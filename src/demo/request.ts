@@ -23,7 +23,13 @@ export interface PaneSettings {
  * The OpenAI chat body for one pane. Only the fields the mode uses are sent, so two requests that mean the same
  * thing are the same bytes and share one edge-cache entry (e.g. `target` mode ignores K and thresholds).
  */
-export function chatBody(model: string, prompt: string, s: PaneSettings, maxTokens = DEMO_MAX_TOKENS): Record<string, unknown> {
+/**
+ * The temperature of the page's "Regenerate" run: a sampled answer (never served from the answer cache), which the
+ * gateway sends with the earlier T = 0 answer to the same prompt as its `prediction` (cache-as-draft, X-Cache DRAFT).
+ */
+export const REGENERATE_TEMPERATURE = 0.7;
+
+export function chatBody(model: string, prompt: string, s: PaneSettings, maxTokens = DEMO_MAX_TOKENS, temperature = 0): Record<string, unknown> {
   const speculative: Record<string, unknown> = { mode: s.mode };
   if (s.mode !== 'target') speculative.k = s.k;
   if (s.mode === 'judge') speculative.threshold = s.threshold;
@@ -33,7 +39,7 @@ export function chatBody(model: string, prompt: string, s: PaneSettings, maxToke
     messages: [{ role: 'user', content: prompt }],
     stream: true,
     max_tokens: maxTokens,
-    temperature: 0,
+    temperature,
     speculative,
   };
 }

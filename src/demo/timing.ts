@@ -1,7 +1,9 @@
 import type { Timings } from '@verdict/protocol/browser';
 import type { ServerTimingEntry } from '@verdict/protocol/browser';
 
-export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'unknown';
+/** The gateway's cache status (protocol's CACHE_STATUSES: hit, miss, bypass, draft), or unknown when nothing said. */
+export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'draft' | 'unknown';
+const KNOWN = new Set<string>(['hit', 'miss', 'bypass', 'draft']);
 
 /** One bar of the timing chart. */
 export interface TimingBar {
@@ -43,10 +45,11 @@ export function timingBars(timings: Timings | null, serverTiming: readonly Serve
 /** Whether the answer came from the edge cache: X-Cache first, then Server-Timing `cache;desc=…`, then timings.cache. */
 export function cacheStatus(xCache: string | null, serverTiming: readonly ServerTimingEntry[], timings: Timings | null): CacheStatus {
   const fromHeader = xCache?.trim().toLowerCase();
-  if (fromHeader === 'hit' || fromHeader === 'miss' || fromHeader === 'bypass') return fromHeader;
+  if (fromHeader && KNOWN.has(fromHeader)) return fromHeader as CacheStatus;
   const desc = serverTiming.find((e) => e.name === 'cache')?.desc?.toLowerCase();
   if (desc === 'hit-kv') return 'hit'; // the gateway's KV tier
-  if (desc === 'hit' || desc === 'miss' || desc === 'bypass') return desc;
+  if (desc === 'draft-edit') return 'draft'; // a draft from the edited-turn index
+  if (desc && KNOWN.has(desc)) return desc as CacheStatus;
   return timings?.cache ?? 'unknown';
 }
 

@@ -3,6 +3,7 @@ import { HEADERS, type RequestKind } from '@verdict/protocol';
 import type { AppContext } from '../context.ts';
 import { settleFigures } from '../shared/timings.ts';
 import type { FlightOpening } from '../upstream/flight.ts';
+import { findDraft } from './draft.ts';
 import { flightKey, joinFlight } from './join.ts';
 import { lookUpAnswer } from './lookup.ts';
 import { planGeneration } from './policy.ts';
@@ -13,8 +14,9 @@ import { startUpstream } from './upstream.ts';
 
 /**
  * POST /v1/chat/completions and /v1/completions: the generation stages, each once, in order —
- * validate → policy → lookup (hit: replay) → join an identical flight → upstream (pick a backend, fetch) →
- * record (tee the answer into the cache) → respond. The request context is read here, once; every stage
+ * validate → policy → lookup (hit: replay) → join an identical flight → draft (cache-as-draft: a held answer
+ * as the `prediction`) → upstream (pick a backend, fetch) → record (tee the answer into the cache and the draft
+ * index) → respond. The request context is read here, once; every stage
  * works on plain data (`Generation`) and the per-isolate state, so each can be tested alone.
  */
 export async function handleGeneration(c: AppContext, kind: RequestKind): Promise<Response> {
@@ -49,9 +51,10 @@ export async function handleGeneration(c: AppContext, kind: RequestKind): Promis
 
   const key = await flightKey(g);
   const joined = joinFlight(g, key, state.flights);
-  const flight = joined ?? startUpstream(g, config, state.upstream, requestId);
+  const draft = joined ? null : await findDraft(g, state.drafts);
+  const flight = joined ?? startUpstream(g, config, state.upstream, requestId, draft);
   if (!joined) {
-    const recorded = recordAnswer(g, flight, state.store, kv);
+    const recorded = recordAnswer(g, flight, state.store, kv, state.drafts);
     if (key) state.flights.add(key, flight, recorded);
     waitUntil(recorded);
   }
@@ -73,5 +76,9 @@ export async function handleGeneration(c: AppContext, kind: RequestKind): Promis
   timing.backendServerTiming = joined ? null : opening.serverTiming;
   if (opening.requestId) headers[HEADERS.requestId] = opening.requestId;
   if (opening.kind === 'error') timing.cache = 'bypass';
+  else if (draft && !draft.refused) {
+    timing.cache = 'draft';
+    if (draft.source === 'edit') timing.cacheTier = 'edit';
+  }
   return relayResponse(flight, membership, opening, settleFigures(timing), headers);
 }

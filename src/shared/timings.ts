@@ -1,4 +1,4 @@
-import { formatServerTiming, round, type ServerTimingEntry } from '@verdict/protocol';
+import { formatServerTiming, round, type CacheStatus, type ServerTimingEntry } from '@verdict/protocol';
 
 /** What the gateway measured for one request; rendered into Server-Timing and the final chunk's timings. */
 export interface EdgeTiming {
@@ -6,9 +6,12 @@ export interface EdgeTiming {
   start: number;
   /** Milliseconds spent waiting for the backend's first byte (response headers), when a backend was called. */
   upstreamMs?: number;
-  cache?: 'hit' | 'miss' | 'bypass';
-  /** Set on a hit from the KV tier (`Server-Timing: cache;desc=hit-kv`); a Cache API hit leaves it unset. */
-  cacheTier?: 'kv';
+  cache?: CacheStatus;
+  /**
+   * Set on a hit from the KV tier (`Server-Timing: cache;desc=hit-kv`; a Cache API hit leaves it unset), and on
+   * a draft taken from the edit index (`cache;desc=draft-edit`; one for the same conversation leaves it unset).
+   */
+  cacheTier?: 'kv' | 'edit';
   /** Fixed when the response starts, so Server-Timing and the final chunk report the same figure. */
   edgeMs?: number;
   /** The backend's Server-Timing, kept and extended by the timing middleware. */
@@ -19,7 +22,7 @@ export interface EdgeTiming {
 export interface GatewayFigures {
   edge_ms: number;
   upstream_ms?: number;
-  cache: 'hit' | 'miss' | 'bypass';
+  cache: CacheStatus;
 }
 
 /**
@@ -47,14 +50,22 @@ export function withGatewayTimings(data: string, figures: GatewayFigures): strin
   }
 }
 
+/** Server-Timing's `cache;desc=…`: the cache status, refined by where a hit or a draft came from. */
+export function cacheDesc(cache: CacheStatus, tier: 'kv' | 'edit' | undefined): string {
+  if (cache === 'hit' && tier === 'kv') return 'hit-kv';
+  if (cache === 'draft' && tier === 'edit') return 'draft-edit';
+  return cache;
+}
+
 const OURS = new Set(['edge', 'upstream', 'cache']);
 
 /** The backend's Server-Timing kept as sent, followed by the gateway's own entries. */
-export function serverTimingValue(backend: string | null, figures: GatewayFigures, cacheTier?: 'kv'): string {
+export function serverTimingValue(backend: string | null, figures: GatewayFigures, cacheTier?: 'kv' | 'edit'): string {
   const ours: ServerTimingEntry[] = [{ name: 'edge', dur: figures.edge_ms }];
   if (figures.upstream_ms !== undefined) ours.push({ name: 'upstream', dur: figures.upstream_ms });
-  // A hit from the KV tier says so (hit-kv); X-Cache and the final chunk's `cache` say HIT / hit for both tiers.
-  ours.push({ name: 'cache', desc: figures.cache === 'hit' && cacheTier === 'kv' ? 'hit-kv' : figures.cache });
+  // A hit from the KV tier says so (hit-kv), and a draft from the edit index (draft-edit); X-Cache and the final
+  // chunk's `cache` say HIT / hit and DRAFT / draft for both.
+  ours.push({ name: 'cache', desc: cacheDesc(figures.cache, cacheTier) });
   const kept = backend?.split(',').filter((part) => !OURS.has(part.split(';')[0].trim())).join(',').trim();
   return kept ? `${kept}, ${formatServerTiming(ours)}` : formatServerTiming(ours);
 }

@@ -22,7 +22,7 @@ describe('LiveFigures', () => {
     expect(s.steps).toBe(2);
     expect(s.tokensPerS).toBeCloseTo(2 / 0.1);
     expect(s.acceptedPerStep).toBeCloseTo(2.5);
-    expect(s.byProvenance).toEqual({ draft: 2, judge: 1, target: 2 });
+    expect(s.byProvenance).toEqual({ draft: 2, judge: 1, prediction: 0, target: 2 });
     expect(s.elapsedMs).toBe(200);
   });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chunkSegments, mergeRuns, proportionalSplit, splitStep } from '../../src/demo/provenance.ts';
+import { readFileSync } from 'node:fs';
+import { PROVENANCES } from '@verdict/protocol/browser';
+import { chunkSegments, mergeRuns, proportionalSplit, PROVENANCE_LEGEND, provenanceClass, splitStep } from '../../src/demo/provenance.ts';
 
 describe('splitStep', () => {
   it('uses per-token pieces when they match the text', () => {
@@ -70,5 +72,25 @@ describe('chunkSegments', () => {
     const input = [{ text: 'a', provenance: 'draft' as const }, { text: 'b', provenance: 'draft' as const }];
     mergeRuns(input);
     expect(input[0].text).toBe('a');
+  });
+});
+
+describe('provenance colours', () => {
+  it("colours a kept prediction token (cache-as-draft's regenerate) apart from draft, judge and target tokens", () => {
+    expect(provenanceClass('prediction')).toBe('tok-prediction');
+    expect(splitStep('Roses are red', ['prediction', 'prediction', 'target'], ['Roses', ' are', ' red'])).toEqual([
+      { text: 'Roses are', provenance: 'prediction' },
+      { text: ' red', provenance: 'target' },
+    ]);
+  });
+
+  it('every protocol provenance has a legend entry, a swatch in index.html and a rule in app.css', () => {
+    const html = readFileSync(new URL('../../public/index.html', import.meta.url), 'utf8');
+    const css = readFileSync(new URL('../../public/demo/app.css', import.meta.url), 'utf8');
+    expect(PROVENANCE_LEGEND.map((l) => l.provenance).sort()).toEqual([...PROVENANCES].sort());
+    for (const { className } of PROVENANCE_LEGEND) {
+      expect(html).toContain(`swatch ${className}`);
+      expect(css).toContain(`.${className} {`);
+    }
   });
 });

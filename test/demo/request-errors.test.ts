@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chatBody, pickModel, validateSettings } from '../../src/demo/request.ts';
+import { chatBody, pickModel, REGENERATE_TEMPERATURE, validateSettings } from '../../src/demo/request.ts';
 import { describeHttpError, describeNetworkError } from '../../src/demo/errors.ts';
 import { ChatCompletionRequestSchema } from '@verdict/protocol';
 import { DEMO_PRESETS, findPreset } from '../../src/demo/presets.ts';
@@ -16,6 +16,9 @@ describe('chatBody', () => {
   });
   it('sends only the knobs the mode uses, so equivalent requests share a cache entry', () => {
     expect(chatBody('m', 'p', { mode: 'target', k: 4, threshold: 0.5, klThreshold: 0.3 }).speculative).toEqual({ mode: 'target' });
+    // the Regenerate run samples (never an answer-cache hit; the gateway sends the T = 0 answer as the draft)
+    expect(chatBody('m', 'p', { mode: 'judge', k: 4, threshold: 0.5, klThreshold: 0.3 }).temperature).toBe(0);
+    expect(chatBody('m', 'p', { mode: 'judge', k: 4, threshold: 0.5, klThreshold: 0.3 }, undefined, REGENERATE_TEMPERATURE).temperature).toBe(0.7);
     expect(chatBody('m', 'p', { mode: 'exact', k: 4, threshold: 0.9, klThreshold: 0.3 }).speculative).toEqual({ mode: 'exact', k: 4 });
     expect(chatBody('m', 'p', { mode: 'judge', k: 6, threshold: 0.7, klThreshold: 0.3 }).speculative).toEqual({ mode: 'judge', k: 6, threshold: 0.7 });
     expect(chatBody('m', 'p', { mode: 'kl', k: 6, threshold: 0.7, klThreshold: 0.2 }).speculative).toEqual({ mode: 'kl', k: 6, kl_threshold: 0.2 });

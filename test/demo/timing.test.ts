@@ -38,6 +38,10 @@ describe('cacheStatus', () => {
     expect(cacheStatus(null, parseServerTiming('cache;desc=hit'), { ...timings, cache: 'miss' })).toBe('hit');
     expect(cacheStatus(null, [], { ...timings, cache: 'bypass' })).toBe('bypass');
     expect(cacheStatus('weird', [], null)).toBe('unknown');
+    // cache-as-draft: X-Cache DRAFT, Server-Timing cache;desc=draft or draft-edit, timings.cache draft
+    expect(cacheStatus('DRAFT', [], null)).toBe('draft');
+    expect(cacheStatus(null, parseServerTiming('cache;desc=draft-edit'), null)).toBe('draft');
+    expect(cacheStatus(null, [], { ...timings, cache: 'draft' })).toBe('draft');
   });
 });
 

@@ -55,6 +55,26 @@ describe.skipIf(chromiumMissing)('demo page (fake gateway)', () => {
     expect(b.problems).toEqual([]);
   });
 
+  it('regenerates the preset at T = 0.7: the cached answer is the draft, its tokens coloured as prediction', async () => {
+    const { page } = b;
+    // The first test ran this preset at T = 0, so the (fake) gateway holds its answer.
+    await page.locator('#regenerate:enabled').click();
+    for (const side of ['a', 'b']) await page.locator(`#pane-${side}[data-state="done"][data-cache="draft"]`).waitFor({ timeout: 20_000 });
+    for (const side of ['a', 'b']) {
+      const pane = page.locator(`#pane-${side}`);
+      expect(await pane.locator('.output span.tok-prediction').count()).toBeGreaterThan(0);
+      expect(await pane.locator('.badge').textContent()).toContain('cached answer as the draft');
+      expect(await pane.locator('.mix').textContent()).toMatch(/prediction \d+/);
+    }
+    const sent = gateway.requests.slice(-2).map((r) => (r.body as { temperature: number }).temperature);
+    expect(sent).toEqual([0.7, 0.7]);
+    // a swatch in the legend, coloured unlike the others
+    const colour = (sel: string) => page.locator(sel).first().evaluate((e) => getComputedStyle(e).backgroundColor);
+    expect(await colour('.legend .tok-prediction')).not.toBe(await colour('.legend .tok-draft'));
+    await page.screenshot({ path: `${OUT}/fake-regenerate.png`, fullPage: true });
+    expect(b.problems).toEqual([]);
+  });
+
   it('shows a readable error when rate limited, and recovers on the next run', async () => {
     const { page } = b;
     gateway.failNext(429, '17');

@@ -25,6 +25,8 @@ export interface FakeBackendOptions {
   closeWith?: string;
   /** Answer every generation with this error (OpenAI shape) and these headers, as verdict serve does when its queue is full or it is loading. */
   reject?: { status: number; type: string; code: string; headers?: Record<string, string> };
+  /** Refuse a generation that carries `prediction` with a 400 naming it (a build without predicted outputs). */
+  refusePrediction?: boolean;
 }
 
 export interface FakeCall {
@@ -86,7 +88,10 @@ export class FakeBackends {
       const { status, type, code, headers } = opts.reject;
       return Response.json({ error: { message: `backend says ${code}`, type, param: null, code } }, { status, headers });
     }
-    const body = call.body as { stream?: boolean; model: string };
+    const body = call.body as { stream?: boolean; model: string; prediction?: unknown };
+    if (opts.refusePrediction && body.prediction != null) {
+      return Response.json({ error: { message: 'prediction is not supported by this server', type: 'invalid_request_error', param: 'prediction', code: 'unsupported_parameter' } }, { status: 400 });
+    }
     if (body.model !== 'tiny') return Response.json({ error: { message: `model ${body.model} not found`, type: 'not_found_error', param: 'model', code: 'model_not_found' } }, { status: 404 });
     const id = `req-${url.host}-${++this.counter}`;
     const words = opts.words ?? ['Hello', ' world', '!'];

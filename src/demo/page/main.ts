@@ -1,6 +1,6 @@
 import type { Mode } from '@verdict/protocol/browser';
 import { DEMO_PRESETS, findPreset } from '../presets.ts';
-import { DEMO_CHAT_PATH, DEMO_MODELS_PATH, chatBody, fallbackMode, modesOf, pickModel, validateSettings, type PaneSettings, type ReplayPace } from '../request.ts';
+import { DEMO_CHAT_PATH, DEMO_MODELS_PATH, REGENERATE_TEMPERATURE, chatBody, fallbackMode, modesOf, pickModel, validateSettings, type PaneSettings, type ReplayPace } from '../request.ts';
 import { describeHttpError, describeNetworkError } from '../errors.ts';
 import { formatNumber } from '../figures.ts';
 import { Pane, type PaneResult } from './pane.ts';
@@ -16,6 +16,7 @@ const thresholdInput = byId<HTMLInputElement>('threshold');
 const klInput = byId<HTMLInputElement>('kl-threshold');
 const replaySelect = byId<HTMLSelectElement>('replay');
 const runButton = byId<HTMLButtonElement>('run');
+const regenerateButton = byId<HTMLButtonElement>('regenerate');
 const stopButton = byId<HTMLButtonElement>('stop');
 const modelLine = byId<HTMLSpanElement>('model');
 const formError = byId<HTMLParagraphElement>('form-error');
@@ -88,6 +89,7 @@ function offerModes(available: Mode[] | null): void {
 
 function setRunning(on: boolean): void {
   runButton.disabled = on;
+  regenerateButton.disabled = on;
   stopButton.disabled = !on;
   form.setAttribute('aria-busy', String(on));
 }
@@ -99,17 +101,29 @@ function summarise(a: PaneResult, b: PaneResult, modes: [Mode, Mode], replay: Re
     return;
   }
   const cached = a.cache === 'hit' || b.cache === 'hit';
+  const drafted = a.cache === 'draft' || b.cache === 'draft';
   const [fast, slow, fastMode, slowMode] = a.elapsedMs <= b.elapsedMs ? [a, b, modes[0], modes[1]] : [b, a, modes[1], modes[0]];
   const ratio = slow.elapsedMs / Math.max(fast.elapsedMs, 1e-3);
   const perStep = (r: PaneResult) => formatNumber(r.figures.acceptedPerStep, 2);
   verdict.textContent =
     `${fastMode} finished ${formatNumber(ratio, 1)}× sooner than ${slowMode}` +
     ` (${perStep(modes[0] === fastMode ? a : b)} vs ${perStep(modes[0] === fastMode ? b : a)} tokens per target pass)` +
-    (cached ? (replay === 'recorded' ? ' — replayed from the edge cache at the recorded pace.' : ' — replayed from the edge cache instantly, so the times say little.') : '.');
+    (cached
+      ? replay === 'recorded'
+        ? ' — replayed from the edge cache at the recorded pace.'
+        : ' — replayed from the edge cache instantly, so the times say little.'
+      : drafted
+        ? ' — generated afresh, with the cached answer as the draft.'
+        : '.');
   verdict.hidden = false;
 }
 
-async function runBoth(): Promise<void> {
+/**
+ * Runs both panes on the prompt. `temperature` 0 is the normal run (its answers are shared through the edge
+ * cache); "Regenerate" samples at REGENERATE_TEMPERATURE, which the cache never answers, but the gateway sends the
+ * earlier T = 0 answer as each pane's `prediction`: its kept tokens are coloured as `prediction`.
+ */
+async function runBoth(temperature = 0): Promise<void> {
   showFormError(null);
   verdict.hidden = true;
   const text = prompt.value.trim();
@@ -132,7 +146,7 @@ async function runBoth(): Promise<void> {
   const common = { url: DEMO_CHAT_PATH, replay, signal: controller.signal, claimed };
   try {
     // Both start together: the point is to watch them race.
-    const [ra, rb] = await Promise.all([panes.a.run({ ...common, body: chatBody(m, text, a) }), panes.b.run({ ...common, body: chatBody(m, text, b) })]);
+    const [ra, rb] = await Promise.all([panes.a.run({ ...common, body: chatBody(m, text, a, undefined, temperature) }), panes.b.run({ ...common, body: chatBody(m, text, b, undefined, temperature) })]);
     summarise(ra, rb, [a.mode, b.mode], replay);
     // One scale for both charts, so their bars compare.
     const scale = Math.max(panes.a.chartMax(), panes.b.chartMax());
@@ -172,6 +186,7 @@ form.addEventListener('submit', (e) => {
   e.preventDefault();
   void runBoth();
 });
+regenerateButton.addEventListener('click', () => void runBoth(REGENERATE_TEMPERATURE));
 stopButton.addEventListener('click', () => running?.abort());
 function syncModes(): void {
   panes.a.setMode(asMode(modeA));

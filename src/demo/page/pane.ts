@@ -31,6 +31,7 @@ const BADGE_TEXT: Record<CacheStatus, string> = {
   hit: 'edge cache hit',
   miss: 'fresh from the backend',
   bypass: 'not cached',
+  draft: 'fresh, with a cached answer as the draft',
   unknown: '',
 };
 
@@ -190,7 +191,7 @@ export class Pane {
     this.figures.perStep.textContent = formatNumber(f.acceptedPerStep, 2);
     this.figures.tokens.textContent = String(f.tokens);
     const b = f.byProvenance;
-    this.mix.textContent = f.tokens ? `${f.steps} steps · draft ${b.draft} · judge ${b.judge} · target ${b.target}` : '';
+    this.mix.textContent = f.tokens ? `${f.steps} steps · draft ${b.draft} · judge ${b.judge}${b.prediction ? ` · prediction ${b.prediction}` : ''} · target ${b.target}` : '';
   }
 
   private showBadge(cache: CacheStatus, replay: ReplayPace): void {
@@ -200,7 +201,7 @@ export class Pane {
       return;
     }
     this.badge.textContent = cache === 'hit' ? `${BADGE_TEXT.hit} · ${replay === 'recorded' ? 'replayed at recorded pace' : 'replayed instantly'}` : BADGE_TEXT[cache];
-    this.badge.className = cache === 'hit' ? 'badge hit' : 'badge miss';
+    this.badge.className = cache === 'hit' ? 'badge hit' : cache === 'draft' ? 'badge draft' : 'badge miss';
     this.badge.hidden = false;
   }
 }

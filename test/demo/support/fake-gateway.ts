@@ -2,7 +2,8 @@
  * A stand-in for the gateway's demo routes, for developing and testing the page without the backend:
  * serves public/ with the headers from public/_headers, lists one model, and streams made-up answers whose
  * provenance mix depends on the mode, with an edge cache that replays a repeated request (X-Cache: HIT) at
- * its recorded pace or instantly. It is NOT the gateway: the real e2e runs the worker and `verdict serve`.
+ * its recorded pace or instantly, and cache-as-draft: a request at temperature > 0 whose prompt was answered at
+ * T = 0 before is generated afresh "with that answer as the prediction" (X-Cache: DRAFT, `prediction` tokens). It is NOT the gateway: the real e2e runs the worker and `verdict serve`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -47,6 +48,8 @@ export async function startFakeGateway(opts: { stepMs?: number } = {}): Promise<
   let abandoned = 0;
   const headers = await assetHeaders();
   const cache = new Map<string, Recorded>();
+  /** Prompts answered at temperature 0: the drafts a later sampled request gets. */
+  const answered = new Set<string>();
   const requests: FakeGateway['requests'] = [];
   let failure: { status: number; retryAfter?: string } | null = null;
 
@@ -68,7 +71,10 @@ export async function startFakeGateway(opts: { stepMs?: number } = {}): Promise<
       req.on('data', (d) => (s += d));
       req.on('end', () => resolve(s));
     });
-    const body = JSON.parse(raw) as { model: string; messages: { content: string }[]; max_tokens: number; speculative?: { mode?: string; k?: number } };
+    const body = JSON.parse(raw) as { model: string; messages: { content: string }[]; max_tokens: number; temperature?: number; speculative?: { mode?: string; k?: number } };
+    const prompt = body.messages.at(-1)?.content ?? '';
+    const sampled = (body.temperature ?? 1) > 0;
+    const withPrediction = sampled && answered.has(prompt) && body.speculative?.mode !== 'target';
     const replay = (req.headers['x-verdict-replay'] as string | undefined) ?? null;
     requests.push({ path: req.url!, body, replay });
     if (failure) {
@@ -79,12 +85,13 @@ export async function startFakeGateway(opts: { stepMs?: number } = {}): Promise<
       return;
     }
     const key = raw;
-    const hit = cache.get(key);
+    const hit = sampled ? undefined : cache.get(key);
+    const status = hit ? 'hit' : withPrediction ? 'draft' : sampled ? 'bypass' : 'miss';
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
-      'x-cache': hit ? 'HIT' : 'MISS',
-      'server-timing': formatServerTiming(hit ? [{ name: 'edge', dur: 0.4 }, { name: 'cache', desc: 'hit' }] : [{ name: 'queue', dur: 0.3 }, { name: 'prefill', dur: 4.2 }, { name: 'edge', dur: 1.1 }, { name: 'upstream', dur: 6.5 }, { name: 'cache', desc: 'miss' }]),
+      'x-cache': status.toUpperCase(),
+      'server-timing': formatServerTiming(hit ? [{ name: 'edge', dur: 0.4 }, { name: 'cache', desc: 'hit' }] : [{ name: 'queue', dur: 0.3 }, { name: 'prefill', dur: 4.2 }, { name: 'edge', dur: 1.1 }, { name: 'upstream', dur: 6.5 }, { name: 'cache', desc: status }]),
     });
     const started = Date.now();
     if (hit) {
@@ -100,7 +107,7 @@ export async function startFakeGateway(opts: { stepMs?: number } = {}): Promise<
       recorded.events.push({ atMs: Date.now() - started, data });
       res.write(sseData(data));
     };
-    for (const data of fakeAnswer(body, stepMs)) {
+    for (const data of fakeAnswer(body, stepMs, withPrediction)) {
       if (data.delayMs) await sleep(data.delayMs);
       if (res.destroyed) {
         abandoned++;
@@ -108,7 +115,10 @@ export async function startFakeGateway(opts: { stepMs?: number } = {}): Promise<
       }
       emit(data.payload);
     }
-    cache.set(key, recorded);
+    if (!sampled) {
+      cache.set(key, recorded);
+      answered.add(prompt);
+    }
     res.end();
   }
 
@@ -144,8 +154,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A made-up answer: the prompt's words, grouped into steps; judge mode accepts more per step than exact. */
-function* fakeAnswer(body: { model: string; messages: { content: string }[]; max_tokens: number; speculative?: { mode?: string; k?: number } }, stepMs: number): Generator<{ delayMs: number; payload: string }> {
+/**
+ * A made-up answer: the prompt's words, grouped into steps; judge mode accepts more per step than exact. With a
+ * prediction (`withPrediction`), the tokens the exact rule kept come from it, and more of them per step.
+ */
+function* fakeAnswer(body: { model: string; messages: { content: string }[]; max_tokens: number; speculative?: { mode?: string; k?: number } }, stepMs: number, withPrediction = false): Generator<{ delayMs: number; payload: string }> {
   const mode = body.speculative?.mode ?? 'exact';
   const k = body.speculative?.k ?? 4;
   const words = `${body.messages.at(-1)?.content ?? ''} Once upon a time the keeper climbed the stairs and lit the lamp, as every night, and the sea was calm.`.split(/(?=\s)/);
@@ -160,9 +173,9 @@ function* fakeAnswer(body: { model: string; messages: { content: string }[]; max
     const provenance: Provenance[] = [];
     if (mode !== 'target') {
       drafted += k;
-      const exactRun = (step * 7) % (k + 1) >> 1; // 0..k/2 accepted by the exact rule
+      const exactRun = withPrediction ? k - 1 : (step * 7) % (k + 1) >> 1; // 0..k/2 accepted by the exact rule (k-1 from a prediction)
       const judgeRun = mode === 'judge' || mode === 'kl' ? Math.min(k - exactRun, 1 + (step % 2)) : 0;
-      for (let j = 0; j < exactRun; j++) provenance.push('draft');
+      for (let j = 0; j < exactRun; j++) provenance.push(withPrediction ? 'prediction' : 'draft');
       for (let j = 0; j < judgeRun; j++) provenance.push('judge');
       accepted += exactRun + judgeRun;
       judgeAccepted += judgeRun;
@@ -179,7 +192,7 @@ function* fakeAnswer(body: { model: string; messages: { content: string }[]; max
     payload: JSON.stringify({
       ...base,
       choices: [{ index: 0, delta: {}, finish_reason: 'length', logprobs: null }],
-      timings: { queue_ms: 0.3, prefill_ms: 4.2, draft_ms: mode === 'target' ? 0 : step * stepMs * 0.3, verify_ms: step * stepMs * 0.6, judge_ms: mode === 'judge' ? step * 0.4 : 0, total_ms: totalMs, steps: step, drafted, accepted, judge_accepted: judgeAccepted, mean_accepted_per_step: total / step, tokens_per_s: (total / totalMs) * 1000, edge_ms: 1.1, upstream_ms: 6.5, cache: 'miss' },
+      timings: { queue_ms: 0.3, prefill_ms: 4.2, draft_ms: mode === 'target' ? 0 : step * stepMs * 0.3, verify_ms: step * stepMs * 0.6, judge_ms: mode === 'judge' ? step * 0.4 : 0, total_ms: totalMs, steps: step, drafted, accepted, judge_accepted: judgeAccepted, mean_accepted_per_step: total / step, tokens_per_s: (total / totalMs) * 1000, edge_ms: 1.1, upstream_ms: 6.5, cache: withPrediction ? 'draft' : 'miss' },
     }),
   };
   yield { delayMs: 0, payload: SSE_DONE };
