@@ -1,5 +1,5 @@
 import type { LoadSummary } from './schema.ts';
-import { significant } from './stats.ts';
+import { machineSection, n, table } from './markdown.ts';
 
 /** File names of the load run's plots next to its report.md. */
 export const LOAD_PLOT_FILES = {
@@ -7,11 +7,8 @@ export const LOAD_PLOT_FILES = {
   itl: 'load-p99-itl.svg',
 } as const;
 
-const n = (x: number | null | undefined, d = 3): string => (x == null || !Number.isFinite(x) ? '—' : String(significant(x, d)));
 const x = (v: number | null | undefined) => (v == null ? '—' : `${n(v)}×`);
 const mib = (b: number | null | undefined) => (b == null ? '—' : n(b / 2 ** 20, 4));
-const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
-const table = (head: string[], rows: (string | number)[][]) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
 
 /** The "Load" section: method, goals, the table, the ratios side by side, the plots, batch metrics. */
 export function renderLoadSection(s: LoadSummary): string {
@@ -89,12 +86,7 @@ export function renderLoadReport(s: LoadSummary): string {
     '',
     `Produced by \`${s.config.command ?? 'verdict bench --load'}\` in ${n(s.duration_s)} s. Bundle \`${s.bundle.name}\` (${s.bundle.dir}); onnxruntime intra-op threads ${s.config.threads || 'runtime default'}. Every number below was measured in this one run.`,
     '',
-    '## Machine',
-    '',
-    table(
-      ['CPU', 'cores', 'memory', 'OS', 'Node', 'onnxruntime', 'load avg (1 min) at start / end'],
-      [[m.cpu_model, m.cores, `${m.memory_gib} GiB`, m.os, m.node, m.onnxruntime, `${n(m.load_avg_1m)} / ${n(m.load_avg_1m_end)}`]],
-    ),
+    machineSection(m),
     '',
     renderLoadSection(s),
   ];

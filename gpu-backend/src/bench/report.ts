@@ -1,5 +1,6 @@
 import type { BenchSummary, SweepPoint } from './schema.ts';
 import { significant } from './stats.ts';
+import { machineSection, n, table } from './markdown.ts';
 
 /** File names of the plots next to report.md. */
 export const PLOT_FILES = {
@@ -8,10 +9,7 @@ export const PLOT_FILES = {
   gatewayLatency: 'gateway-latency.svg',
 } as const;
 
-const n = (x: number | null | undefined, d = 3): string => (x == null || !Number.isFinite(x) ? '—' : String(significant(x, d)));
 const pct = (x: number | null | undefined): string => (x == null ? '—' : `${significant(x * 100, 3)}%`);
-const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
-const table = (head: string[], rows: (string | number)[][]) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
 
 function splitRow(p: SweepPoint): (string | number)[] {
   const s = p.step_ms;
@@ -33,14 +31,9 @@ export function renderReport(s: BenchSummary, plots: { gateway: boolean }): stri
     '',
     `Produced by \`${s.config.command ?? (s.quick ? 'verdict bench --quick' : 'npm run bench')}\`${s.config.threads ? ` (onnxruntime intra-op threads: ${s.config.threads})` : ''} in ${n(s.duration_s, 3)} s. Every number below was measured in this one run; modes were interleaved (each prompt decoded by every mode and K in turn) so that drift on a shared machine lands on all of them alike — compare the ratios rather than absolute speeds across runs.`,
     '',
-    '## Machine',
+    machineSection(m),
     '',
-    table(
-      ['CPU', 'cores', 'memory', 'OS', 'Node', 'onnxruntime', 'load avg (1 min) at start / end'],
-      [[m.cpu_model, m.cores, `${m.memory_gib} GiB`, m.os, m.node, m.onnxruntime, `${n(m.load_avg_1m)} / ${n(m.load_avg_1m_end)}`]],
-    ),
-    '',
-    `Bundle: \`${s.bundle.name}\` (${s.bundle.dir})${s.bundle.judge ? `, judge head threshold ${n(s.bundle.judge.threshold)} (held-out ROC-AUC ${n(s.bundle.judge.held_out_roc_auc)}, precision ${n(s.bundle.judge.held_out_precision)}, recall ${n(s.bundle.judge.held_out_recall)})` : ', no judge head'}. ${s.config.prompts} prompts × ${s.config.rounds} significant(s), ${s.config.max_tokens} new tokens each, temperature 0, K ∈ {${s.config.ks.join(', ')}}.`,
+    `Bundle: \`${s.bundle.name}\` (${s.bundle.dir})${s.bundle.judge ? `, judge head threshold ${n(s.bundle.judge.threshold)} (held-out ROC-AUC ${n(s.bundle.judge.held_out_roc_auc)}, precision ${n(s.bundle.judge.held_out_precision)}, recall ${n(s.bundle.judge.held_out_recall)})` : ', no judge head'}. ${s.config.prompts} prompts × ${s.config.rounds} round(s), ${s.config.max_tokens} new tokens each, temperature 0, K ∈ {${s.config.ks.join(', ')}}.`,
     '',
     '## Goals',
     '',

@@ -100,9 +100,14 @@ export class BatchLoop {
     }
   }
 
-  /** Prefill each waiting request on its own caches, then copy them into the batch. */
+  /**
+   * Prefill waiting requests on their own caches, then copy them into the batch. A prefill is a forward
+   * of its own that every running row waits for, so while rows are running one request joins per step
+   * (the running rows' inter-token gaps then hold one prefill at most); an idle batch takes them all.
+   */
   private async admit(): Promise<void> {
-    for (const row of this.joining.splice(0)) {
+    const joining = this.rows.length ? this.joining.splice(0, 1) : this.joining.splice(0);
+    for (const row of joining) {
       if (row.gone || row.signal?.aborted) {
         row.events.end();
         row.r.release();
