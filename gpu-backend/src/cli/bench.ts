@@ -109,7 +109,7 @@ export function command(): Command {
         'then for every mode (target, exact, judge) × batching × streams (1,2,4,8,16,32) run that many closed-loop streaming chat requests at once ' +
         `(temperature 0, --max-tokens, default ${LOAD_PLANS.full.maxTokens}), one configuration at a time in an interleaved order, ${LOAD_PLANS.full.warmup} warm-up + --requests (${LOAD_PLANS.full.requests}) measured requests per stream, ` +
         `--rounds (${LOAD_PLANS.full.rounds}) times; report aggregate and per-stream tokens/s, TTFT, p50/p99 inter-token latency, RSS and the goals ` +
-        '(target 8 streams ≥ 4× 1 stream, best speculative ≥ 1.2× target, p99 ITL 8 ≤ 2× 1). Writes bench/results/<date>-<host>-load/. ' +
+        '(target 8 streams ≥ 4× 1 stream, best speculative ≥ 1.2× target, p99 ITL 8 ≤ 2× 1); then the batch-cache comparison of --cache-policy (--no-cache-policy skips it). Writes bench/results/<date>-<host>-load/. ' +
         `With --quick: tiny bundle, streams 1,2,4, ${LOAD_PLANS.quick.requests} requests of ${LOAD_PLANS.quick.maxTokens} tokens per stream`,
     )
     .option(
@@ -216,7 +216,8 @@ async function loadOnly(o: BenchCliOptions): Promise<void> {
   const f = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(1));
   const lines = summary.load.map((r) => `${String(r.streams).padStart(3)} streams  ${r.mode.padEnd(7)} batching ${r.batching.padEnd(3)}  ${f(r.agg_tokens_per_s)} tok/s (${f(r.per_stream_tokens_per_s)}/stream)  TTFT ${f(r.ttft_ms)} ms  ITL p50 ${f(r.p50_itl_ms)} p99 ${f(r.p99_itl_ms)} ms`);
   const goals = summary.goals.map((g) => `${g.name}: ${g.note}`);
-  process.stdout.write(`${[...lines, '', ...goals, '', `report: ${outDir}/report.md`].join('\n')}\n`);
+  const cache = (summary.cache_policy ?? []).map((r) => `cache policy W=${r.compact_waste} ${r.mode.padEnd(5)}  ${f(r.agg_tokens_per_s)} tok/s (${r.tokens_per_s_vs_w0 == null ? '—' : r.tokens_per_s_vs_w0.toFixed(3)}× W=0)  compacting ${f(r.compact_ms_share * 100)}%  dead mean ${f(r.mean_dead_bytes / 2 ** 20)} max ${f(r.max_dead_bytes / 2 ** 20)} MiB`);
+  process.stdout.write(`${[...lines, '', ...goals, ...(cache.length ? ['', ...cache] : []), '', `report: ${outDir}/report.md`].join('\n')}\n`);
 }
 
 /** `verdict bench --cache-policy`: masking vs compacting in the batch KV cache, engine level. */
