@@ -79,10 +79,24 @@ describe('verdict bench --load --quick', () => {
     expect(s.goals[0]).toMatchObject({ met: null, measured: null });
     expect(typeof s.goals[1].met).toBe('boolean');
 
+    // The engine-level batch-cache section (tiny bundle, 1 round): every W × mode, the same tokens whatever W.
+    expect(s.cache_policy_config).toMatchObject({ wastes: [0, 0.25, 0.5, 0.75], modes: ['exact', 'judge'], streams: 8, k: 4, max_tokens: 64, rounds: 1 });
+    expect(s.cache_policy!.map((r) => `${r.mode}/${r.compact_waste}`)).toEqual(['exact/0', 'exact/0.25', 'exact/0.5', 'exact/0.75', 'judge/0', 'judge/0.25', 'judge/0.5', 'judge/0.75']);
+    for (const r of s.cache_policy!) {
+      const what = `${r.mode}/${r.compact_waste}`;
+      const w0 = s.cache_policy!.find((b) => b.mode === r.mode && b.compact_waste === 0)!;
+      expect(r.tokens, what).toBe(w0.tokens);
+      expect(r.tokens_per_s_vs_w0!, what).toBeCloseTo(r.agg_tokens_per_s / w0.agg_tokens_per_s, 9);
+      expect(r.agg_tokens_per_s, what).toBeCloseTo(r.tokens / r.wall_s, 6);
+      expect(r.max_dead_bytes, what).toBeLessThanOrEqual(r.max_cache_bytes);
+      expect(r.mean_cache_bytes, what).toBeGreaterThan(0);
+      if (r.compact_waste === 0) expect(r.max_dead_bytes, what).toBe(0); // compacted after every step
+    }
+
     const onDisk = LoadSummarySchema.parse(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')));
     expect(onDisk).toEqual(s);
     const report = readFileSync(join(out, 'report.md'), 'utf8');
-    for (const heading of ['## Machine', '## Load: concurrent streams through verdict serve', '### Goals (batching on)', '### Results', '### Ratios the goals use, side by side']) expect(report).toContain(heading);
+    for (const heading of ['## Machine', '## Load: concurrent streams through verdict serve', '### Goals (batching on)', '### Results', '### Ratios the goals use, side by side', '## Batch cache: masking vs compacting']) expect(report).toContain(heading);
     expect(report).toMatch(/\| 2 \| judge \| off \| [\d.]+ \|/);
     for (const svg of ['load-tokens-per-s.svg', 'load-p99-itl.svg']) expect(readFileSync(join(out, svg), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
   }, 180_000);

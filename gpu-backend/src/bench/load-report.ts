@@ -1,4 +1,4 @@
-import type { LoadSummary } from './schema.ts';
+import type { CachePolicySummary, LoadSummary } from './schema.ts';
 import { machineSection, n, table } from './markdown.ts';
 
 /** File names of the load run's plots next to its report.md. */
@@ -78,6 +78,53 @@ export function renderLoadSection(s: LoadSummary): string {
   return lines.join('\n');
 }
 
+const pct = (v: number) => `${n(v * 100)}%`;
+
+/**
+ * The "Batch cache: masking vs compacting" section: one engine per compactWaste on the bundle, the
+ * same concurrent greedy decodes on each; the table, and tokens/s ÷ W = 0 side by side.
+ */
+export function renderCachePolicySection(c: NonNullable<LoadSummary['cache_policy_config']>, rows: NonNullable<LoadSummary['cache_policy']>): string {
+  const ws = c.wastes;
+  const lines = [
+    '## Batch cache: masking vs compacting',
+    '',
+    `Engine level, no HTTP: one engine per \`batch.compactWaste\` W ∈ {${ws.join(', ')}} on the same bundle (\`createEngine(bundle, { intraOpThreads: ${c.threads}, batch: { enabled: true, specK: 'fixed', compactWaste: W } })\`), all loaded before anything was measured. ` +
+      `A rejection leaves the row's dead slots in the batch KV tensors, masked out by \`attention_mask\`; the cache compacts (one copy of the live slots) when the dead part of the slot axis passes W. W = 0 compacts after every step that left dead slots, i.e. moves memory on every rejection; 0.5 is the default. ` +
+      `Workload: ${c.streams} concurrent greedy decodes (K = ${c.k}, max_tokens ${c.max_tokens}, prompts of the bench set) per mode (${c.modes.join(', ')}), after a short warm-up on each engine; ${c.rounds} round(s), round-robin over W (the order reversed every other round).`,
+    '',
+    '- **agg tokens/s** = completion tokens of all decodes ÷ wall time (first decode started → last done), summed over rounds.',
+    '- **compact ms** = `stats.batch.compactMs` summed once per batched step (each row\'s step event carries its step\'s info: Σ compactMs ÷ rows); **share** = compact ms ÷ wall time.',
+    '- **dead / cache MiB** = `stats.batch.deadBytes` / `cacheBytes` (both decoders\' batch caches, after each step): mean over steps and max. The dead bytes are the extra memory of masking.',
+    '- The answers (every decode\'s tokens) were identical across every W and round; the run fails when they are not.',
+    '',
+    table(
+      ['W', 'mode', 'agg tok/s', '÷ W=0', 'compact ms', 'compact share', 'steps', 'mean dead MiB', 'max dead MiB', 'mean cache MiB', 'max cache MiB', 'tokens'],
+      rows.map((r) => [r.compact_waste, r.mode, n(r.agg_tokens_per_s), x(r.tokens_per_s_vs_w0), n(r.compact_ms), pct(r.compact_ms_share), r.steps, mib(r.mean_dead_bytes), mib(r.max_dead_bytes), mib(r.mean_cache_bytes), mib(r.max_cache_bytes), r.tokens]),
+    ),
+    '',
+    '### tokens/s ÷ W = 0, side by side',
+    '',
+    table(
+      ['mode', ...ws.map((w) => `W=${w}`)],
+      c.modes.map((m) => [m, ...ws.map((w) => x(rows.find((r) => r.mode === m && r.compact_waste === w)?.tokens_per_s_vs_w0))]),
+    ),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** `verdict bench --cache-policy` without --json: the section, after one line on where it ran. */
+export function renderCachePolicyAlone(s: CachePolicySummary): string {
+  const m = s.machine;
+  return [
+    `Bundle \`${s.bundle.name}\` (${s.bundle.dir}) on ${m.host}: ${m.cpu_model}, ${m.cores} cores, load avg (1 min) ${n(m.load_avg_1m)} at start / ${n(m.load_avg_1m_end)} at end; ${n(s.duration_s)} s.`,
+    '',
+    renderCachePolicySection(s.cache_policy_config, s.cache_policy),
+    ...s.notes.map((note) => `- ${note}`),
+  ].join('\n');
+}
+
 /** The whole report.md of `verdict bench --load`. */
 export function renderLoadReport(s: LoadSummary): string {
   const m = s.machine;
@@ -90,6 +137,7 @@ export function renderLoadReport(s: LoadSummary): string {
     '',
     renderLoadSection(s),
   ];
+  if (s.cache_policy_config && s.cache_policy) lines.push(renderCachePolicySection(s.cache_policy_config, s.cache_policy));
   if (s.notes.length) lines.push('## Notes', '', ...s.notes.map((note) => `- ${note}`), '');
   lines.push('`summary.json` next to this file holds every number here (schema: `LoadSummarySchema` in `gpu-backend/src/bench/schema.ts`).', '');
   return lines.join('\n');

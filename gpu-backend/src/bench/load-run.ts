@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Mode } from '@verdict/protocol';
 import type { PresetName } from '../synth/presets.ts';
 import { ensureBundle } from './bundle.ts';
+import { runCachePolicy, type CachePolicyResult } from './cache-policy.ts';
 import { LOAD_ENDPOINT, loadAgent, runWindow } from './load-client.ts';
 import { evaluateLoadGoals, loadRatios } from './load-goals.ts';
 import { LOAD_PLOT_FILES, renderLoadReport } from './load-report.ts';
@@ -13,7 +14,7 @@ import { readProcMemory, startServe, type RunningServe } from './memory.ts';
 import { loadItlSpec, loadThroughputSpec, renderSvg } from './plots.ts';
 import { batchMetrics, parsePrometheus } from './prometheus.ts';
 import { defaultOutDir, REPO_ROOT, type BenchProgress } from './run.ts';
-import { LOAD_FORMAT, LoadSummarySchema, type LoadRow, type LoadSummary } from './schema.ts';
+import { CACHE_POLICY_FORMAT, CachePolicySummarySchema, LOAD_FORMAT, LoadSummarySchema, type CachePolicySummary, type LoadRow, type LoadSummary } from './schema.ts';
 
 /**
  * `verdict bench --load`: throughput and latency under concurrent streams, through the real HTTP
@@ -39,6 +40,8 @@ export interface LoadBenchOptions {
   threads?: number;
   /** Draft length each request asks for (default: the server's). */
   k?: number;
+  /** After the HTTP part, the engine-level batch-cache comparison (cache-policy.ts); default true. */
+  cachePolicy?: boolean;
   progress?: BenchProgress;
   log?: (line: string) => void;
   command?: string;
@@ -99,6 +102,13 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<{ summary: L
   const servers = new Map<Batching, RunningServe>();
   starting.forEach((r, i) => r.status === 'fulfilled' && servers.set(settings[i], r.value));
   const agent = loadAgent(maxStreams);
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    await agent.close();
+    await Promise.all([...servers.values()].map((s) => s.stop()));
+  };
   try {
     const failed = starting.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -145,6 +155,13 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<{ summary: L
     }
     const mismatched = rows.filter((r) => r.chunk_tokens !== r.tokens);
     if (mismatched.length) notes.push(`Tokens counted in content chunks differ from usage in ${mismatched.map((r) => `${r.mode}/${r.batching}/${r.streams}`).join(', ')} (usage is what the rates use).`);
+    // The servers go before the engine-level section, which loads its own engines on this process.
+    await release();
+    let cache: CachePolicyResult | undefined;
+    if (opts.cachePolicy !== false) {
+      cache = await runCachePolicy(bundle, { quick: opts.quick, threads, log: opts.log });
+      notes.push(...cache.notes);
+    }
     machine.load_avg_1m_end = Math.round(loadavg()[0] * 100) / 100;
     const ratios = loadRatios(rows);
     const summary = LoadSummarySchema.parse({
@@ -159,6 +176,7 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<{ summary: L
       load: rows,
       ratios,
       goals: evaluateLoadGoals(rows, ratios),
+      ...(cache ? { cache_policy_config: cache.config, cache_policy: cache.rows } : {}),
       notes,
     } satisfies LoadSummary);
 
@@ -170,7 +188,32 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<{ summary: L
     await writeFile(join(outDir, 'report.md'), renderLoadReport(summary));
     return { summary, outDir };
   } finally {
-    await agent.close();
-    await Promise.all([...servers.values()].map((s) => s.stop()));
+    await release();
   }
+}
+
+/** `verdict bench --cache-policy`: the engine-level batch-cache comparison alone, on the bench bundle (tiny with --quick). */
+export async function runCachePolicyBench(opts: { quick: boolean; bundleDir?: string; threads?: number; rounds?: number; log?: (line: string) => void }): Promise<CachePolicySummary> {
+  const started = new Date();
+  const t0 = performance.now();
+  const machine = machineInfo();
+  const preset = (opts.quick ? LOAD_PLANS.quick : LOAD_PLANS.full).preset;
+  const bundleDir = resolve(opts.bundleDir ?? join(REPO_ROOT, 'models', preset));
+  const { bundle, built, trainedJudge } = await ensureBundle(bundleDir, preset as PresetName, opts.log);
+  const notes: string[] = [];
+  if (built) notes.push(`The bundle was built by this run (synthetic preset '${preset}').`);
+  if (trainedJudge) notes.push('The judge head was trained by this run on the bundle’s own draft/target.');
+  const cache = await runCachePolicy(bundle, { quick: opts.quick, threads: opts.threads ?? 0, rounds: opts.rounds, log: opts.log });
+  machine.load_avg_1m_end = Math.round(loadavg()[0] * 100) / 100;
+  return CachePolicySummarySchema.parse({
+    format: CACHE_POLICY_FORMAT,
+    quick: opts.quick,
+    started_at: started.toISOString(),
+    duration_s: (performance.now() - t0) / 1000,
+    machine,
+    bundle: { name: bundle.manifest.name, dir: bundleDir },
+    cache_policy_config: cache.config,
+    cache_policy: cache.rows,
+    notes: [...notes, ...cache.notes],
+  } satisfies CachePolicySummary);
 }

@@ -222,6 +222,61 @@ export const LoadRowSchema = z.object({
 });
 export type LoadRow = z.infer<typeof LoadRowSchema>;
 
+/**
+ * One compactWaste × mode of the batch-cache comparison (`verdict bench --load` / `--cache-policy`): the
+ * same 8 concurrent greedy decodes on an engine whose batch cache compacts when this fraction of its
+ * slots is dead (0: after every step that left dead slots), rounds pooled.
+ */
+export const CachePolicyRowSchema = z.object({
+  compact_waste: z.number().min(0).max(1),
+  mode: z.enum(MODES),
+  /** Completion tokens of every decode ÷ wall time of the runs (first decode started → last done), summed over rounds. */
+  agg_tokens_per_s: Num,
+  /** agg_tokens_per_s ÷ the same mode's at compact_waste 0 (null without that row). */
+  tokens_per_s_vs_w0: NullableNum,
+  /** Time spent compacting, each batched step counted once (Σ over step events of compactMs ÷ rows). */
+  compact_ms: Num,
+  /** compact_ms ÷ wall time. */
+  compact_ms_share: Num,
+  /** Batched steps (Σ over step events of 1 ÷ rows). */
+  steps: z.number().int().nonnegative(),
+  /** Dead (masked, not yet compacted) bytes of both batch caches after each step: mean over steps and max. */
+  mean_dead_bytes: Num,
+  max_dead_bytes: Num,
+  /** Bytes of both batch caches after each step: mean over steps and max. */
+  mean_cache_bytes: Num,
+  max_cache_bytes: Num,
+  tokens: z.number().int().nonnegative(),
+  wall_s: Num,
+  runs: z.number().int().positive(),
+});
+export type CachePolicyRow = z.infer<typeof CachePolicyRowSchema>;
+
+export const CachePolicyConfigSchema = z.object({
+  wastes: z.array(z.number().min(0).max(1)).min(1),
+  modes: z.array(z.enum(MODES)),
+  streams: z.number().int().positive(),
+  k: z.number().int().positive(),
+  max_tokens: z.number().int().positive(),
+  rounds: z.number().int().positive(),
+  threads: z.number().int().nonnegative(),
+});
+
+/** `verdict bench --cache-policy --json`: the comparison alone. */
+export const CACHE_POLICY_FORMAT = 'verdict-bench-cache-policy/1';
+export const CachePolicySummarySchema = z.object({
+  format: z.literal(CACHE_POLICY_FORMAT),
+  quick: z.boolean(),
+  started_at: z.string(),
+  duration_s: Num,
+  machine: MachineSchema,
+  bundle: z.object({ name: z.string(), dir: z.string() }),
+  cache_policy_config: CachePolicyConfigSchema,
+  cache_policy: z.array(CachePolicyRowSchema),
+  notes: z.array(z.string()),
+});
+export type CachePolicySummary = z.infer<typeof CachePolicySummarySchema>;
+
 export const LoadSummarySchema = z.object({
   format: z.literal(LOAD_FORMAT),
   quick: z.boolean(),
@@ -265,6 +320,9 @@ export const LoadSummarySchema = z.object({
     }),
   ),
   goals: z.array(GoalSchema),
+  /** The engine-level batch-cache comparison run after the HTTP part (absent with --no-cache-policy). */
+  cache_policy_config: CachePolicyConfigSchema.optional(),
+  cache_policy: z.array(CachePolicyRowSchema).optional(),
   notes: z.array(z.string()),
 });
 export type LoadSummary = z.infer<typeof LoadSummarySchema>;

@@ -5,7 +5,8 @@ import { MultiBar, Presets } from 'cli-progress';
 import { join, resolve } from 'node:path';
 import { ensureBundle } from '../bench/bundle.ts';
 import { compareServeMemory, formatMemoryTable, mb, MEMORY_CONFIGS } from '../bench/memory.ts';
-import { LOAD_PLANS, runLoadBench } from '../bench/load-run.ts';
+import { LOAD_PLANS, runCachePolicyBench, runLoadBench } from '../bench/load-run.ts';
+import { renderCachePolicyAlone } from '../bench/load-report.ts';
 import { REPO_ROOT, runBench, type BenchProgress } from '../bench/run.ts';
 import { benchWorkloads, formatWorkloads, sharedPlePair } from '../bench/workloads.ts';
 import type { PresetName } from '../synth/presets.ts';
@@ -53,6 +54,8 @@ interface BenchCliOptions {
   workloads?: boolean;
   memory?: boolean;
   load?: boolean;
+  /** --cache-policy: true (only that section); --no-cache-policy: false (skip it in --load). */
+  cachePolicy?: boolean;
   quick: boolean;
   json: boolean;
   bundle?: string;
@@ -106,9 +109,16 @@ export function command(): Command {
         'then for every mode (target, exact, judge) × batching × streams (1,2,4,8,16,32) run that many closed-loop streaming chat requests at once ' +
         `(temperature 0, --max-tokens, default ${LOAD_PLANS.full.maxTokens}), one configuration at a time in an interleaved order, ${LOAD_PLANS.full.warmup} warm-up + --requests (${LOAD_PLANS.full.requests}) measured requests per stream, ` +
         `--rounds (${LOAD_PLANS.full.rounds}) times; report aggregate and per-stream tokens/s, TTFT, p50/p99 inter-token latency, RSS and the goals ` +
-        '(target 8 streams ≥ 4× 1 stream, best speculative ≥ 1.2× target, p99 ITL 8 ≤ 2× 1). Writes bench/results/<date>-<host>-load/. ' +
+        '(target 8 streams ≥ 4× 1 stream, best speculative ≥ 1.2× target, p99 ITL 8 ≤ 2× 1); then the batch-cache comparison of --cache-policy (--no-cache-policy skips it). Writes bench/results/<date>-<host>-load/. ' +
         `With --quick: tiny bundle, streams 1,2,4, ${LOAD_PLANS.quick.requests} requests of ${LOAD_PLANS.quick.maxTokens} tokens per stream`,
     )
+    .option(
+      '--cache-policy',
+      'only the batch-cache comparison (also the last section of --load): one engine per --batch-compact-waste W in 0, 0.25, 0.5, 0.75 on the bundle, ' +
+        '8 concurrent greedy decodes (K 4, 64 tokens) of exact and judge on each, round-robin over W, 2 rounds (1 with --quick); tokens/s, time compacting, ' +
+        'dead and total batch-cache bytes, tokens/s ÷ W=0; fails unless every W gives the same tokens',
+    )
+    .option('--no-cache-policy', 'with --load: skip the batch-cache comparison')
     .option('--streams <list>', 'with --load: concurrent stream counts, e.g. 1,2,4', streamList)
     .option('--modes <list>', `with --load: modes to measure, from ${MODES.join(', ')} (default target,exact,judge)`, modeList)
     .option('--requests <n>', 'with --load: measured requests per stream per round', positiveInt)
@@ -117,6 +127,7 @@ export function command(): Command {
     .action(async (o: BenchCliOptions) => {
       if (o.workloads) return workloadsOnly(o);
       if (o.memory) return memoryOnly(o);
+      if (o.cachePolicy === true && !o.load) return cachePolicyOnly(o);
       if (o.load) return loadOnly(o);
       const { summary, outDir } = await runBench({
         quick: o.quick,
@@ -193,6 +204,7 @@ async function loadOnly(o: BenchCliOptions): Promise<void> {
     rounds: o.rounds,
     threads: o.threads,
     k: o.k?.[0],
+    cachePolicy: o.cachePolicy !== false,
     progress: progressBar(o.progress),
     log: (line) => process.stderr.write(`${line}\n`),
     command: ['verdict', 'bench', ...process.argv.slice(3)].join(' '),
@@ -204,5 +216,12 @@ async function loadOnly(o: BenchCliOptions): Promise<void> {
   const f = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(1));
   const lines = summary.load.map((r) => `${String(r.streams).padStart(3)} streams  ${r.mode.padEnd(7)} batching ${r.batching.padEnd(3)}  ${f(r.agg_tokens_per_s)} tok/s (${f(r.per_stream_tokens_per_s)}/stream)  TTFT ${f(r.ttft_ms)} ms  ITL p50 ${f(r.p50_itl_ms)} p99 ${f(r.p99_itl_ms)} ms`);
   const goals = summary.goals.map((g) => `${g.name}: ${g.note}`);
-  process.stdout.write(`${[...lines, '', ...goals, '', `report: ${outDir}/report.md`].join('\n')}\n`);
+  const cache = (summary.cache_policy ?? []).map((r) => `cache policy W=${r.compact_waste} ${r.mode.padEnd(5)}  ${f(r.agg_tokens_per_s)} tok/s (${r.tokens_per_s_vs_w0 == null ? '—' : r.tokens_per_s_vs_w0.toFixed(3)}× W=0)  compacting ${f(r.compact_ms_share * 100)}%  dead mean ${f(r.mean_dead_bytes / 2 ** 20)} max ${f(r.max_dead_bytes / 2 ** 20)} MiB`);
+  process.stdout.write(`${[...lines, '', ...goals, ...(cache.length ? ['', ...cache] : []), '', `report: ${outDir}/report.md`].join('\n')}\n`);
+}
+
+/** `verdict bench --cache-policy`: masking vs compacting in the batch KV cache, engine level. */
+async function cachePolicyOnly(o: BenchCliOptions): Promise<void> {
+  const summary = await runCachePolicyBench({ quick: o.quick, bundleDir: o.bundle, threads: o.threads, rounds: o.rounds, log: (line) => process.stderr.write(`${line}\n`) });
+  process.stdout.write(o.json ? `${JSON.stringify(summary)}\n` : `${renderCachePolicyAlone(summary)}\n`);
 }
