@@ -36,9 +36,8 @@ export const FAKE_RUNTIME: RuntimeModules = {
   engine: new URL('./fixtures/fake-engine.ts', import.meta.url).href,
 };
 
-/** A server on a free port. It drafts the k each request asks (`--spec-k fixed`) unless the test says otherwise: its own test covers `auto`. */
 export async function start(config: Partial<ServeConfigInput> & { bundle: string }, runtime?: RuntimeModules): Promise<RunningServer> {
-  const s = await startServer({ port: 0, logLevel: 'silent', specK: 'fixed', ...config }, runtime);
+  const s = await startServer({ port: 0, logLevel: 'silent', ...config }, runtime);
   await s.ready;
   return s;
 }

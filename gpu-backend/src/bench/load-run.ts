@@ -84,8 +84,10 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<{ summary: L
   progress?.tick();
 
   const settings: Batching[] = ['on', 'off'];
+  // The batched arm adapts its draft length to the load (--spec-k auto); without batching the flag does nothing.
   const argsFor = (b: Batching) => [
     '--batching', b,
+    '--spec-k', 'auto',
     '--concurrency', String(maxStreams),
     '--queue-size', String(Math.max(64, 2 * maxStreams)),
     '--request-timeout-ms', '600000',

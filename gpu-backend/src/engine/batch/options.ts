@@ -11,8 +11,8 @@ export interface BatchOptions {
 }
 
 /**
- * An engine's defaults: batched, drafting exactly the request's k (tools and tests get the K they ask
- * for). `verdict serve` defaults to `specK: 'auto'` (see its config).
+ * An engine's defaults (and `verdict serve`'s): batched, drafting exactly the request's k, so an answer
+ * never depends on the load. `specK: 'auto'` trades that for speed under load (see docs/engine.md).
  */
 export const BATCH_DEFAULTS: BatchOptions = { enabled: true, specK: 'fixed', specDisableBatch: 0, compactWaste: 0.5 };
 
