@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { ensureBundle } from '../bench/bundle.ts';
 import { compareServeMemory, formatMemoryTable, mb, MEMORY_CONFIGS } from '../bench/memory.ts';
 import { LOAD_PLANS, runCachePolicyBench, runLoadBench } from '../bench/load-run.ts';
+import { runCacheDraftBench } from '../bench/gateway-draft-run.ts';
 import { renderCachePolicyAlone } from '../bench/load-report.ts';
 import { REPO_ROOT, runBench, type BenchProgress } from '../bench/run.ts';
 import { benchWorkloads, formatWorkloads, sharedPlePair } from '../bench/workloads.ts';
@@ -52,6 +53,7 @@ function progressBar(enabled: boolean): BenchProgress | undefined {
 
 interface BenchCliOptions {
   workloads?: boolean;
+  cacheDraft?: boolean;
   memory?: boolean;
   load?: boolean;
   /** --cache-policy: true (only that section); --no-cache-policy: false (skip it in --load). */
@@ -119,6 +121,12 @@ export function command(): Command {
         'dead and total batch-cache bytes, tokens/s ÷ W=0; fails unless every W gives the same tokens',
     )
     .option('--no-cache-policy', 'with --load: skip the batch-cache comparison')
+    .option(
+      '--cache-draft',
+      "only the gateway's cache-as-draft measurement: one verdict serve on the bundle behind two gateways (CACHE_AS_DRAFT on and off); each of --prompts (default all 8) bench prompts " +
+        'is answered once at T = 0, then regenerated --requests times (default 4) per gateway at T = 0.7 in judge mode (K = --k, default 8; --max-tokens, default 64), interleaved; ' +
+        'prints tokens/s per arm, their ratio (goal ≥ 2×) and tokens per target pass, and checks every X-Cache; --quick: tiny bundle, 2 prompts, 1 regeneration',
+    )
     .option('--streams <list>', 'with --load: concurrent stream counts, e.g. 1,2,4', streamList)
     .option('--modes <list>', `with --load: modes to measure, from ${MODES.join(', ')} (default target,exact,judge)`, modeList)
     .option('--requests <n>', 'with --load: measured requests per stream per round', positiveInt)
@@ -126,6 +134,7 @@ export function command(): Command {
     .option('--no-progress', 'no progress bar')
     .action(async (o: BenchCliOptions) => {
       if (o.workloads) return workloadsOnly(o);
+      if (o.cacheDraft) return cacheDraftOnly(o);
       if (o.memory) return memoryOnly(o);
       if (o.cachePolicy === true && !o.load) return cachePolicyOnly(o);
       if (o.load) return loadOnly(o);
@@ -171,6 +180,28 @@ async function workloadsOnly(o: { json: boolean; quick: boolean; bundle?: string
 }
 
 /** `verdict bench --memory`: the configurations of MEMORY_CONFIGS side by side, interleaved. */
+async function cacheDraftOnly(o: BenchCliOptions): Promise<void> {
+  const preset: PresetName = o.quick ? 'tiny' : 'bench';
+  const bundleDir = resolve(o.bundle ?? join(REPO_ROOT, 'models', preset));
+  await ensureBundle(bundleDir, preset, (line) => process.stderr.write(`${line}\n`));
+  const bar = progressBar(o.progress && !o.json);
+  let started = false;
+  const r = await runCacheDraftBench({
+    bundleDir,
+    prompts: o.prompts ?? (o.quick ? 2 : undefined),
+    regenerations: o.requests ?? (o.quick ? 1 : undefined),
+    maxTokens: o.maxTokens,
+    k: o.k?.[0],
+    onSample: (done, total) => {
+      if (!started) bar?.phase('requests', total);
+      started = true;
+      bar?.tick();
+    },
+  });
+  bar?.done();
+  process.stdout.write(o.json ? `${JSON.stringify({ model: r.model, bundle: bundleDir, options: r.options, summary: r.summary })}\n` : `${r.text}\n`);
+}
+
 async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; prompts?: number; maxTokens?: number; rounds?: number; threads?: number }): Promise<void> {
   const plan = o.quick ? { preset: 'tiny', requests: 2, maxTokens: 24 } : { preset: 'bench', requests: 8, maxTokens: 64 };
   const bundleDir = resolve(o.bundle ?? join(REPO_ROOT, 'models', plan.preset));
