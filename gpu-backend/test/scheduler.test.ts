@@ -38,6 +38,25 @@ describe('Scheduler', () => {
     expect(gens[2].queueMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('says when it becomes busy and when its last generation (running or queued) is over, for the idle reclaimer', () => {
+    const runner = new ManualRunner();
+    const calls: string[] = [];
+    const s = new Scheduler(runner, { concurrency: 1, queueSize: 5, onBusy: () => calls.push('busy'), onIdle: () => calls.push('idle') });
+    s.submit(req(), 10_000);
+    const queued = s.submit(req(), 10_000);
+    expect(calls).toEqual(['busy']);
+    runner.started[0].sink.onEnd(); // the queued one starts: still busy
+    expect(calls).toEqual(['busy']);
+    queued.cancel();
+    runner.started[1].sink.onEnd();
+    expect(calls).toEqual(['busy', 'idle']);
+    const g = s.submit(req(), 10_000);
+    expect(calls).toEqual(['busy', 'idle', 'busy']);
+    g.cancel();
+    runner.started[2].sink.onEnd();
+    expect(calls).toEqual(['busy', 'idle', 'busy', 'idle']);
+  });
+
   it('delivers events in order, then the end', async () => {
     const runner = new ManualRunner();
     const s = new Scheduler(runner, { concurrency: 1, queueSize: 0 });

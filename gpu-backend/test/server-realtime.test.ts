@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -7,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser } from '@verdict/protocol';
 import type { RunningServer } from '../src/server/start.ts';
 import { postJson, scrape, start, tinyJudgeBundle, waitFor } from './server-helpers.ts';
-import { TUNED_MALLOC_ENV } from '../src/server/launch.mjs';
+import { DEFAULT_HTTP_SEMI_SPACE_MB, TUNED_MALLOC_ENV } from '../src/server/launch.mjs';
 
 // The real tiny bundle: the HTTP thread stays responsive while workers decode, a client that
 // leaves frees its slot, and the CLI drains on SIGTERM.
@@ -103,13 +104,18 @@ describe('real-time behaviour (real tiny bundle)', () => {
 
   it('`verdict serve` logs JSON lines, serves, and exits 0 on SIGTERM', async () => {
     const bin = fileURLToPath(new URL('../bin/verdict.mjs', import.meta.url));
-    const child = spawn(process.execPath, [bin, 'serve', '--bundle', bundleDir, '--port', '0', '--drain-timeout-ms', '2000'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VERDICT_LOG_LEVEL: 'info' } });
+    const child = spawn(process.execPath, [bin, 'serve', '--bundle', bundleDir, '--port', '0', '--drain-timeout-ms', '2000', '--idle-reclaim-ms', '50'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, VERDICT_LOG_LEVEL: 'debug' },
+    });
     const lines: Record<string, unknown>[] = [];
+    let onLine = () => {};
     const ready = new Promise<string>((resolve, reject) => {
       let url = '';
       createInterface({ input: child.stdout! }).on('line', (l) => {
         const rec = JSON.parse(l) as Record<string, unknown>;
         lines.push(rec);
+        onLine();
         if (rec.msg === 'listening') url = String(rec.url);
         if (rec.msg === 'ready') resolve(url);
       });
@@ -118,6 +124,15 @@ describe('real-time behaviour (real tiny bundle)', () => {
     const url = await ready;
     const res = await postJson(`${url}/v1/completions`, { model: MODEL, prompt: 'hi', max_tokens: 4 });
     expect(res.status).toBe(200);
+    // Idle after the request: the HTTP thread and the worker each collect and trim once (debug log lines).
+    const served = lines.findIndex((l) => l.msg === 'request');
+    const reclaims = () => lines.slice(served).filter((l) => l.msg === 'idle reclaim');
+    await new Promise<void>((resolve) => {
+      onLine = () => reclaims().length >= 2 && resolve();
+      onLine();
+    });
+    expect(reclaims().map((l) => (l.thread === 'http' ? 'http' : `worker ${l.worker}`)).sort()).toEqual(['http', 'worker 0']);
+    for (const l of reclaims()) expect(l).toMatchObject({ level: 'debug', trimmed: true, gc_ms: expect.any(Number), rss_before_mb: expect.any(Number), rss_after_mb: expect.any(Number) });
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
@@ -141,11 +156,29 @@ describe('real-time behaviour (real tiny bundle)', () => {
       });
       launcher.once('exit', (code) => reject(new Error(`verdict serve exited early with ${code}`)));
     });
-    expect(server.pid).not.toBe(launcher.pid); // re-run with the tuned malloc environment
+    expect(server.pid).not.toBe(launcher.pid); // re-run with the tuned malloc environment and the HTTP thread's semi-space cap
+    const environ = (await readFile(`/proc/${server.pid}/environ`, 'utf8')).split('\0');
+    for (const [k, v] of Object.entries(TUNED_MALLOC_ENV)) expect(environ).toContain(`${k}=${v}`);
+    expect((await readFile(`/proc/${server.pid}/cmdline`, 'utf8')).split('\0')).toContain(`--max-semi-space-size=${DEFAULT_HTTP_SEMI_SPACE_MB}`);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     launcher.kill('SIGKILL');
     await once(launcher, 'exit');
     // The server's port closes once it has exited (a zombie pid could still answer kill(pid, 0)).
     await waitFor(() => fetch(`${server.url}/healthz`).then(() => false, () => true), 5000);
+  });
+  it('runs the server in place when the environment already has what the launcher would set (a --max-semi-space-size in NODE_OPTIONS wins)', async () => {
+    const bin = fileURLToPath(new URL('../bin/verdict.mjs', import.meta.url));
+    const env: NodeJS.ProcessEnv = { ...process.env, ...TUNED_MALLOC_ENV, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=2`, VERDICT_LOG_LEVEL: 'info' };
+    const child = spawn(process.execPath, [bin, 'serve', '--bundle', bundleDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const pid = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (l) => {
+        const rec = JSON.parse(l) as Record<string, unknown>;
+        if (rec.msg === 'listening') resolve(Number(rec.pid));
+      });
+      child.once('exit', (code) => reject(new Error(`verdict serve exited early with ${code}`)));
+    });
+    expect(pid).toBe(child.pid);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
   });
 });

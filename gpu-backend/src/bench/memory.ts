@@ -104,8 +104,10 @@ export function bundleWeightBytes(bundleDir: string): number {
  */
 export const MEMORY_CONFIGS: readonly ServeMemoryConfig[] = [
   { name: 'default', args: [] },
-  { name: 'precompile off', args: ['--precompile', 'off'] },
-  { name: 'malloc system, precompile off (before)', args: ['--malloc', 'system', '--precompile', 'off'] },
+  { name: 'idle reclaim off', args: ['--idle-reclaim-ms', '0'] },
+  { name: 'HTTP semi-space: V8 default', args: ['--http-semi-space-mb', '0'] },
+  { name: 'both off (the previous default)', args: ['--idle-reclaim-ms', '0', '--http-semi-space-mb', '0'] },
+  { name: 'all off: malloc system, precompile off (before)', args: ['--malloc', 'system', '--precompile', 'off', '--idle-reclaim-ms', '0', '--http-semi-space-mb', '0'] },
 ];
 
 /** Starts `verdict serve` on the bundle with the config, runs the workload, reads its memory at each phase, stops it. */

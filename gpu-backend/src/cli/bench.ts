@@ -179,7 +179,7 @@ async function workloadsOnly(o: { json: boolean; quick: boolean; bundle?: string
   process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatWorkloads(result)}\n`);
 }
 
-/** `verdict bench --memory`: the configurations of MEMORY_CONFIGS side by side, interleaved. */
+/** `verdict bench --cache-draft`: regenerations through the gateway with and without the held answer as the draft. */
 async function cacheDraftOnly(o: BenchCliOptions): Promise<void> {
   const preset: PresetName = o.quick ? 'tiny' : 'bench';
   const bundleDir = resolve(o.bundle ?? join(REPO_ROOT, 'models', preset));
@@ -202,6 +202,7 @@ async function cacheDraftOnly(o: BenchCliOptions): Promise<void> {
   process.stdout.write(o.json ? `${JSON.stringify({ model: r.model, bundle: bundleDir, options: r.options, summary: r.summary })}\n` : `${r.text}\n`);
 }
 
+/** `verdict bench --memory`: the configurations of MEMORY_CONFIGS side by side, interleaved. */
 async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; prompts?: number; maxTokens?: number; rounds?: number; threads?: number }): Promise<void> {
   const plan = o.quick ? { preset: 'tiny', requests: 2, maxTokens: 24 } : { preset: 'bench', requests: 8, maxTokens: 64 };
   const bundleDir = resolve(o.bundle ?? join(REPO_ROOT, 'models', plan.preset));

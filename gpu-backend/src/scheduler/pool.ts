@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { ApiError, MODES } from '@verdict/protocol';
 import type { DecodeEvent, DecodeRequest, Mode } from '../engine/types.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+import { reclaimFields } from './reclaim.ts';
 
 /** Receives one decode's events; exactly one of `onEnd` / `onError` is called, last. */
 export interface DecodeSink {
@@ -11,7 +12,7 @@ export interface DecodeSink {
 }
 
 export interface PoolLog {
-  (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+  (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 
 interface Slot {
@@ -127,12 +128,14 @@ export class WorkerPool {
           for (const p of slot.pending.splice(0)) this.send(slot, p);
           this.log('info', 'inference worker ready', { worker: index, batching: m.batching });
           if (m.batchingNote) this.log('warn', m.batchingNote, { worker: index });
+          if (m.trimNote) this.log('warn', `idle reclaim will only collect garbage: ${m.trimNote}`, { worker: index });
           resolve();
         } else if (m.type === 'fatal') {
           settled = true;
           slot.dead = true;
           reject(new Error(`inference worker ${index} could not start: ${m.message}`));
-        } else this.route(m);
+        } else if (m.type === 'reclaimed') this.log('debug', 'idle reclaim', { worker: index, ...reclaimFields(m.result) });
+        else this.route(m);
       });
       worker.on('error', (err) => this.log('error', 'inference worker crashed', { worker: index, error: err.message }));
       worker.on('exit', (code) => {
@@ -159,7 +162,7 @@ export class WorkerPool {
     });
   }
 
-  private route(m: Exclude<FromWorker, { type: 'ready' | 'fatal' }>): void {
+  private route(m: Exclude<FromWorker, { type: 'ready' | 'fatal' | 'reclaimed' }>): void {
     const job = this.jobs.get(m.id);
     if (!job) return;
     if (m.type === 'event') return job.sink.onEvent(m.event);

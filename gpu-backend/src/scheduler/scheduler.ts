@@ -13,6 +13,9 @@ export interface SchedulerOptions {
   queueSize: number;
   /** Milliseconds clock for slot hold times (Retry-After); tests inject one. Defaults to performance.now. */
   now?: () => number;
+  /** Called when the first request arrives while none is live, and when the last one finishes (the idle reclaimer listens). */
+  onBusy?: () => void;
+  onIdle?: () => void;
 }
 
 type State = 'queued' | 'running' | 'finished';
@@ -84,6 +87,7 @@ export class Scheduler {
       });
     }
     const gen = new Generation();
+    if (this.live.size === 0) this.opts.onBusy?.();
     this.live.add(gen);
     const timer = setTimeout(() => gen.abort(new ApiError(504, `the request exceeded its deadline of ${deadlineMs} ms`, 'timeout_error', null, 'deadline_exceeded')), deadlineMs);
     timer.unref();
@@ -153,6 +157,7 @@ export class Scheduler {
 
   private notifyIdle(): void {
     if (this.live.size) return;
+    this.opts.onIdle?.();
     const ws = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of ws) w();

@@ -3,6 +3,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { DecodeRequest } from '../engine/types.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 import { importBundleLoader, importEngineFactory } from './runtime.ts';
+import { IdleReclaimer, loadTrim } from './reclaim.ts';
 
 /**
  * One inference worker thread: loads the bundle, builds one engine and runs the decodes the
@@ -13,6 +14,7 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 const running = new Map<number, AbortController>();
+const reclaimer = new IdleReclaimer(init.idleReclaimMs ?? 0, (result) => post({ type: 'reclaimed', result }));
 
 async function start(): Promise<Engine> {
   const [loadBundle, createEngine] = await Promise.all([importBundleLoader(init.runtime), importEngineFactory(init.runtime)]);
@@ -24,6 +26,7 @@ async function start(): Promise<Engine> {
 async function run(engine: Engine, id: number, req: DecodeRequest): Promise<void> {
   const ctl = new AbortController();
   running.set(id, ctl);
+  reclaimer.busy();
   try {
     for await (const event of engine.decode(req, ctl.signal)) {
       post({ type: 'event', id, event });
@@ -38,6 +41,7 @@ async function run(engine: Engine, id: number, req: DecodeRequest): Promise<void
     }
   } finally {
     running.delete(id);
+    if (running.size === 0) reclaimer.idle();
   }
 }
 
@@ -47,11 +51,14 @@ try {
     if (m.type === 'decode') void run(engine, m.id, m.req);
     else if (m.type === 'cancel') running.get(m.id)?.abort();
     else if (m.type === 'shutdown') {
+      reclaimer.dispose();
       for (const ctl of running.values()) ctl.abort();
       void engine.dispose().finally(() => port.close());
     }
   });
-  post({ type: 'ready', modes: [...engine.modes], batching: engine.batching.enabled, batchingNote: engine.batching.note });
+  const trimNote = init.idleReclaimMs ? await loadTrim() : '';
+  reclaimer.idle(); // loading leaves the most garbage of all
+  post({ type: 'ready', modes: [...engine.modes], batching: engine.batching.enabled, batchingNote: engine.batching.note, trimNote });
 } catch (err) {
   post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
   port.close();

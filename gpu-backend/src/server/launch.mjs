@@ -14,6 +14,9 @@
 //    that registers it (the HTTP thread and each worker) tens of MB of RSS, so the server, worker,
 //    engine and bundle loader are bundled once with esbuild into a cache directory (keyed by a
 //    hash of the sources) and run from there. `--precompile off` runs the TypeScript through tsx.
+// 3. The HTTP thread's young generation (`--http-semi-space-mb`, default 1): with V8's default it
+//    grows to 16 MB semi-spaces under request traffic and keeps them; the server runs with
+//    --max-semi-space-size (a re-run, like malloc's, unless NODE_OPTIONS or execArgv has it).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -25,6 +28,22 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SRC = resolve(HERE, '..');
 const PROTOCOL_SRC = resolve(SRC, '../../protocol/src');
+
+/** `--http-semi-space-mb`'s default: the HTTP thread's young generation is 3× this (V8's own cap is 16). */
+export const DEFAULT_HTTP_SEMI_SPACE_MB = 1;
+
+/**
+ * The V8 flag `--http-semi-space-mb` asks for, when this process does not already run with it
+ * (V8 sizes the main isolate's heap at start, so it takes a re-run); null when none is needed:
+ * 0 (V8's default), or a --max-semi-space-size already given in execArgv or NODE_OPTIONS, which wins.
+ */
+function httpSemiSpaceFlag(value) {
+  const mb = Number(value);
+  if (!Number.isInteger(mb) || mb < 0 || mb > 1024) return null; // serve's config check names the bad value
+  if (mb === 0) return null;
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--max[-_]semi[-_]space[-_]size\b/.test(a));
+  return given ? null : `--max-semi-space-size=${mb}`;
+}
 
 /** The environment `--malloc tuned` runs the server with. */
 export const TUNED_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '1048576', MALLOC_ARENA_MAX: '2' };
@@ -45,9 +64,9 @@ function setting(argv, flag, env, fallback) {
 export async function launchServe(flags, name = 'verdict serve') {
   const help = flags.includes('--help') || flags.includes('-h');
   const malloc = setting(flags, '--malloc', 'VERDICT_MALLOC', 'tuned');
-  if (!help && malloc === 'tuned' && process.platform === 'linux' && Object.keys(TUNED_MALLOC_ENV).some((k) => process.env[k] === undefined)) {
-    return respawnWith(TUNED_MALLOC_ENV);
-  }
+  const needMalloc = malloc === 'tuned' && process.platform === 'linux' && Object.keys(TUNED_MALLOC_ENV).some((k) => process.env[k] === undefined);
+  const semi = httpSemiSpaceFlag(setting(flags, '--http-semi-space-mb', 'VERDICT_HTTP_SEMI_SPACE_MB', String(DEFAULT_HTTP_SEMI_SPACE_MB)));
+  if (!help && (needMalloc || semi)) return respawnWith(needMalloc ? TUNED_MALLOC_ENV : {}, semi ? [semi] : []);
   watchLauncher();
   const argv = [process.argv[0], name, ...flags];
   if (setting(flags, '--precompile', 'VERDICT_PRECOMPILE', 'on') === 'on' && !help) {
@@ -75,9 +94,9 @@ export async function launchServe(flags, name = 'verdict serve') {
  * (relayed) rather than twice (which the server reads as "exit now"), and it stops by itself if
  * this process disappears without relaying anything (SIGKILL).
  */
-function respawnWith(env) {
+function respawnWith(env, execArgv = []) {
   // The IPC channel is the child's lifeline: it closes the moment this process dies, however it died.
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+  const child = spawn(process.execPath, [...process.execArgv, ...execArgv, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     detached: true,
     env: { ...process.env, ...env, VERDICT_LAUNCHER_PID: String(process.pid) },
@@ -122,8 +141,8 @@ export async function compileServe() {
   const out = join(root, key);
   if (existsSync(join(out, 'serve-main.mjs'))) return out;
   const esbuild = require('esbuild');
-  // onnxruntime-node is native: keep it external, imported by absolute path so the cache can live anywhere.
-  const ortPath = createRequire(join(SRC, 'engine', 'session.ts')).resolve('onnxruntime-node');
+  // onnxruntime-node and koffi are native: keep them external, imported by absolute path so the cache can live anywhere.
+  const native = { 'onnxruntime-node': createRequire(join(SRC, 'engine', 'session.ts')).resolve('onnxruntime-node'), koffi: createRequire(join(SRC, 'scheduler', 'reclaim.ts')).resolve('koffi') };
   const tmp = `${out}.${process.pid}.tmp`;
   mkdirSync(tmp, { recursive: true });
   await esbuild.build({
@@ -142,7 +161,7 @@ export async function compileServe() {
     logLevel: 'warning',
     // CommonJS dependencies bundled into ESM still call require().
     banner: { js: "import { createRequire as __verdictRequire } from 'node:module'; const require = __verdictRequire(import.meta.url);" },
-    plugins: [{ name: 'ort-external', setup: (b) => b.onResolve({ filter: /^onnxruntime-node$/ }, () => ({ path: pathToFileURL(ortPath).href, external: true })) }],
+    plugins: [{ name: 'native-external', setup: (b) => b.onResolve({ filter: /^(onnxruntime-node|koffi)$/ }, (a) => ({ path: pathToFileURL(native[a.path]).href, external: true })) }],
   });
   await esbuild.stop?.();
   try {

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { IdleReclaimer, loadTrim, reclaimFields } from '../scheduler/reclaim.ts';
 import { createAdaptorServer } from '@hono/node-server';
 import { ApiError } from '@verdict/protocol';
 import { importBundleLoader, SOURCE_RUNTIME, type RuntimeModules } from '../scheduler/runtime.ts';
@@ -63,6 +64,7 @@ export async function startServer(input: ServeConfigInput, runtime: RuntimeModul
       // Give cancelled streams a moment to write their final error event, then drop what is left.
       await Promise.race([closed, delay(1000)]);
       server.closeAllConnections();
+      state.reclaimer?.dispose();
       await state.pool?.close();
       await closed;
       log('info', 'stopped');
@@ -75,12 +77,17 @@ async function load(state: ServerState, runtime: RuntimeModules): Promise<void> 
   const started = performance.now();
   try {
     state.bundle = await (await importBundleLoader(runtime))(config.bundle);
-    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, youngGenerationMb: config.workerYoungGenMb, batch: batchOptions(config), runtime }, config.workers, log);
+    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, youngGenerationMb: config.workerYoungGenMb, idleReclaimMs: config.idleReclaimMs, batch: batchOptions(config), runtime }, config.workers, log);
     state.pool = pool;
     await pool.start();
-    state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize });
+    // The HTTP thread's own garbage (request bodies, SSE chunks) goes back the same way as the workers'.
+    const reclaimer = new IdleReclaimer(config.idleReclaimMs, (r) => log('debug', 'idle reclaim', { thread: 'http', ...reclaimFields(r) }));
+    if (config.idleReclaimMs) await loadTrim();
+    state.reclaimer = reclaimer;
+    state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize, onBusy: () => reclaimer.busy(), onIdle: () => reclaimer.idle() });
     state.fingerprint = answerFingerprint(state.bundle, config, pool.modes);
     if (state.phase === 'loading') state.phase = 'ready';
+    reclaimer.idle(); // loading leaves the most garbage of all
     log('info', 'ready', { model: state.bundle.manifest.name, workers: config.workers, providers: config.providers, load_ms: Math.round(performance.now() - started) });
   } catch (err) {
     state.failure = err instanceof Error ? err.message : String(err);

@@ -1,3 +1,4 @@
+import type { IdleReclaimer } from '../scheduler/reclaim.ts';
 import type { LoadedBundle } from '../bundle/types.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { WorkerPool } from '../scheduler/pool.ts';
@@ -18,6 +19,8 @@ export interface ServerState {
   bundle?: LoadedBundle;
   pool?: WorkerPool;
   scheduler?: Scheduler;
+  /** Gives the HTTP thread's garbage back to the OS when no generation has run for a while. */
+  reclaimer?: IdleReclaimer;
   /** The answer-shaping fingerprint (fingerprint.ts), computed once the engines are up: /v1/models and every response's system_fingerprint. */
   fingerprint?: string;
 }
