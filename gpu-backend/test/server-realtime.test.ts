@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser } from '@verdict/protocol';
 import type { RunningServer } from '../src/server/start.ts';
 import { postJson, scrape, start, tinyJudgeBundle, waitFor } from './server-helpers.ts';
-import { DEFAULT_HTTP_SEMI_SPACE_MB, TUNED_MALLOC_ENV } from '../src/server/launch.mjs';
+import { TUNED_MALLOC_ENV } from '../src/server/launch.mjs';
 
 // The real tiny bundle: the HTTP thread stays responsive while workers decode, a client that
 // leaves frees its slot, and the CLI drains on SIGTERM.
@@ -156,19 +156,18 @@ describe('real-time behaviour (real tiny bundle)', () => {
       });
       launcher.once('exit', (code) => reject(new Error(`verdict serve exited early with ${code}`)));
     });
-    expect(server.pid).not.toBe(launcher.pid); // re-run with the tuned malloc environment and the HTTP thread's semi-space cap
+    expect(server.pid).not.toBe(launcher.pid); // re-run with the tuned malloc environment
     const environ = (await readFile(`/proc/${server.pid}/environ`, 'utf8')).split('\0');
     for (const [k, v] of Object.entries(TUNED_MALLOC_ENV)) expect(environ).toContain(`${k}=${v}`);
-    expect((await readFile(`/proc/${server.pid}/cmdline`, 'utf8')).split('\0')).toContain(`--max-semi-space-size=${DEFAULT_HTTP_SEMI_SPACE_MB}`);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     launcher.kill('SIGKILL');
     await once(launcher, 'exit');
     // The server's port closes once it has exited (a zombie pid could still answer kill(pid, 0)).
     await waitFor(() => fetch(`${server.url}/healthz`).then(() => false, () => true), 5000);
   });
-  it('runs the server in place when the environment already has what the launcher would set (a --max-semi-space-size in NODE_OPTIONS wins)', async () => {
+  it('runs the server in place when the environment already has the tuned malloc settings (as the Dockerfile sets them)', async () => {
     const bin = fileURLToPath(new URL('../bin/verdict.mjs', import.meta.url));
-    const env: NodeJS.ProcessEnv = { ...process.env, ...TUNED_MALLOC_ENV, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=2`, VERDICT_LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...TUNED_MALLOC_ENV, VERDICT_LOG_LEVEL: 'info' };
     const child = spawn(process.execPath, [bin, 'serve', '--bundle', bundleDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
     const pid = await new Promise<number>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (l) => {

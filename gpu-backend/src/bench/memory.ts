@@ -104,10 +104,8 @@ export function bundleWeightBytes(bundleDir: string): number {
  */
 export const MEMORY_CONFIGS: readonly ServeMemoryConfig[] = [
   { name: 'default', args: [] },
-  { name: 'idle reclaim off', args: ['--idle-reclaim-ms', '0'] },
-  { name: 'HTTP semi-space: V8 default', args: ['--http-semi-space-mb', '0'] },
-  { name: 'both off (the previous default)', args: ['--idle-reclaim-ms', '0', '--http-semi-space-mb', '0'] },
-  { name: 'all off: malloc system, precompile off (before)', args: ['--malloc', 'system', '--precompile', 'off', '--idle-reclaim-ms', '0', '--http-semi-space-mb', '0'] },
+  { name: 'idle reclaim off (the previous default)', args: ['--idle-reclaim-ms', '0'] },
+  { name: 'all off: malloc system, precompile off, no idle reclaim (before)', args: ['--malloc', 'system', '--precompile', 'off', '--idle-reclaim-ms', '0'] },
 ];
 
 /** Starts `verdict serve` on the bundle with the config, runs the workload, reads its memory at each phase, stops it. */
@@ -315,7 +313,7 @@ export function memorySection(r: ServeMemoryResult | null, workload: { requests:
 export function formatMemoryTable(results: ServeMemoryResult[]): string {
   const base = results[0];
   const modes = Object.keys(base.tokens_per_s) as Mode[];
-  const head = ['config', 'ready MB', 'steady MB', 'peak MB', 'steady ×w', 'peak ×w', ...modes.flatMap((m) => [`${m} tok/s`, `${m} ratio`])];
+  const head = ['config', 'ready MiB', 'steady MiB', 'peak MiB', 'steady ×w', 'peak ×w', ...modes.flatMap((m) => [`${m} tok/s`, `${m} ratio`])];
   const rows = results.map((r) => [
     r.config,
     mb(r.phases.find((p) => p.phase === 'ready')!.rss_bytes),
@@ -325,7 +323,7 @@ export function formatMemoryTable(results: ServeMemoryResult[]): string {
     r.peak_vs_weights.toFixed(2),
     ...modes.flatMap((m) => [(r.tokens_per_s[m] ?? 0).toFixed(1), ((r.tokens_per_s[m] ?? 0) / (base.tokens_per_s[m] || Number.NaN)).toFixed(2)]),
   ]);
-  return [`weights: ${mb(base.weight_bytes)} MB`, head.join('\t'), ...rows.map((r) => r.join('\t'))].join('\n');
+  return [`weights: ${mb(base.weight_bytes)} MiB`, head.join('\t'), ...rows.map((r) => r.join('\t'))].join('\n');
 }
 
 /** One JSON log line of `verdict serve`. */

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '../engine/providers.ts';
 import { DEFAULTS, MAX_K, ModeSchema } from '@verdict/protocol';
-import { DEFAULT_HTTP_SEMI_SPACE_MB } from './launch.mjs';
 import { DEFAULT_IDLE_RECLAIM_MS } from '../scheduler/reclaim.ts';
 
 /**
@@ -27,7 +26,6 @@ export const CONFIG_OPTIONS = {
   workers: { flag: '--workers <n>', env: 'VERDICT_WORKERS', help: 'inference worker threads, each with its own engine', schema: int(1, 64).default(1) },
   workerYoungGenMb: { flag: '--worker-young-gen-mb <n>', env: 'VERDICT_WORKER_YOUNG_GEN_MB', help: "V8 young-generation cap of each worker thread, in MB (0 = V8's default, 48 MB on 64-bit); smaller holds less garbage between scavenges", schema: int(0, 1024).default(0) },
   malloc: { flag: '--malloc <mode>', env: 'VERDICT_MALLOC', help: "glibc malloc: 'tuned' runs the server with MALLOC_MMAP_THRESHOLD_=1048576 MALLOC_ARENA_MAX=2 (re-running itself with them unless they are already set), so buffers freed after loading the model go back to the OS; 'system' leaves malloc alone. Linux only", schema: z.enum(['tuned', 'system']).default('tuned') },
-  httpSemiSpaceMb: { flag: '--http-semi-space-mb <n>', env: 'VERDICT_HTTP_SEMI_SPACE_MB', help: "V8 semi-space cap of the HTTP thread, in MB (its young generation is 3× this; 0 = V8's default, 16). Set at process start: the server re-runs itself with --max-semi-space-size unless NODE_OPTIONS already has one", schema: int(0, 1024).default(DEFAULT_HTTP_SEMI_SPACE_MB) },
   idleReclaimMs: { flag: '--idle-reclaim-ms <ms>', env: 'VERDICT_IDLE_RECLAIM_MS', help: 'once a thread has had no generation for this long, it runs a full garbage collection and glibc malloc_trim, so the memory of the last burst goes back to the OS (0 = never)', schema: int(0).default(DEFAULT_IDLE_RECLAIM_MS) },
   precompile: { flag: '--precompile <on|off>', env: 'VERDICT_PRECOMPILE', help: "'on' runs the server and its workers as JavaScript bundled once by esbuild (cached in the temp dir or VERDICT_CACHE_DIR), 'off' through tsx, which costs each thread tens of MB", schema: z.enum(['on', 'off']).default('on') },
   concurrency: { flag: '--concurrency <n>', env: 'VERDICT_CONCURRENCY', help: 'generations running at once (spread over the workers, interleaved per step)', schema: int(1, 1024).default(4) },

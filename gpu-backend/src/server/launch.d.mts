@@ -1,7 +1,5 @@
 /** Types of launch.mjs (plain JavaScript so that it runs before any TypeScript loader). */
 
-/** `--http-semi-space-mb`'s default (MB). */
-export const DEFAULT_HTTP_SEMI_SPACE_MB: number;
 /** The environment `--malloc tuned` runs the server with. */
 export const TUNED_MALLOC_ENV: { MALLOC_MMAP_THRESHOLD_: string; MALLOC_ARENA_MAX: string };
 /** Runs `verdict serve` with `flags` (serve's flags); resolves when the server is up. */

@@ -14,9 +14,6 @@
 //    that registers it (the HTTP thread and each worker) tens of MB of RSS, so the server, worker,
 //    engine and bundle loader are bundled once with esbuild into a cache directory (keyed by a
 //    hash of the sources) and run from there. `--precompile off` runs the TypeScript through tsx.
-// 3. The HTTP thread's young generation (`--http-semi-space-mb`, default 1): with V8's default it
-//    grows to 16 MB semi-spaces under request traffic and keeps them; the server runs with
-//    --max-semi-space-size (a re-run, like malloc's, unless NODE_OPTIONS or execArgv has it).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -28,22 +25,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SRC = resolve(HERE, '..');
 const PROTOCOL_SRC = resolve(SRC, '../../protocol/src');
-
-/** `--http-semi-space-mb`'s default: the HTTP thread's young generation is 3× this (V8's own cap is 16). */
-export const DEFAULT_HTTP_SEMI_SPACE_MB = 1;
-
-/**
- * The V8 flag `--http-semi-space-mb` asks for, when this process does not already run with it
- * (V8 sizes the main isolate's heap at start, so it takes a re-run); null when none is needed:
- * 0 (V8's default), or a --max-semi-space-size already given in execArgv or NODE_OPTIONS, which wins.
- */
-function httpSemiSpaceFlag(value) {
-  const mb = Number(value);
-  if (!Number.isInteger(mb) || mb < 0 || mb > 1024) return null; // serve's config check names the bad value
-  if (mb === 0) return null;
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--max[-_]semi[-_]space[-_]size\b/.test(a));
-  return given ? null : `--max-semi-space-size=${mb}`;
-}
 
 /** The environment `--malloc tuned` runs the server with. */
 export const TUNED_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '1048576', MALLOC_ARENA_MAX: '2' };
@@ -64,9 +45,9 @@ function setting(argv, flag, env, fallback) {
 export async function launchServe(flags, name = 'verdict serve') {
   const help = flags.includes('--help') || flags.includes('-h');
   const malloc = setting(flags, '--malloc', 'VERDICT_MALLOC', 'tuned');
-  const needMalloc = malloc === 'tuned' && process.platform === 'linux' && Object.keys(TUNED_MALLOC_ENV).some((k) => process.env[k] === undefined);
-  const semi = httpSemiSpaceFlag(setting(flags, '--http-semi-space-mb', 'VERDICT_HTTP_SEMI_SPACE_MB', String(DEFAULT_HTTP_SEMI_SPACE_MB)));
-  if (!help && (needMalloc || semi)) return respawnWith(needMalloc ? TUNED_MALLOC_ENV : {}, semi ? [semi] : []);
+  if (!help && malloc === 'tuned' && process.platform === 'linux' && Object.keys(TUNED_MALLOC_ENV).some((k) => process.env[k] === undefined)) {
+    return respawnWith(TUNED_MALLOC_ENV);
+  }
   watchLauncher();
   const argv = [process.argv[0], name, ...flags];
   if (setting(flags, '--precompile', 'VERDICT_PRECOMPILE', 'on') === 'on' && !help) {
@@ -94,9 +75,9 @@ export async function launchServe(flags, name = 'verdict serve') {
  * (relayed) rather than twice (which the server reads as "exit now"), and it stops by itself if
  * this process disappears without relaying anything (SIGKILL).
  */
-function respawnWith(env, execArgv = []) {
+function respawnWith(env) {
   // The IPC channel is the child's lifeline: it closes the moment this process dies, however it died.
-  const child = spawn(process.execPath, [...process.execArgv, ...execArgv, ...process.argv.slice(1)], {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     detached: true,
     env: { ...process.env, ...env, VERDICT_LAUNCHER_PID: String(process.pid) },
