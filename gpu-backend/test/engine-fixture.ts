@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadBundle } from '../src/bundle/load.ts';
 import type { LoadedBundle } from '../src/bundle/types.ts';
 import { synthBundle } from '../src/synth/synth-bundle.ts';
-import { greedyRequest, type Engine } from '../src/engine/engine.ts';
+import { createEngine, greedyRequest, type Engine } from '../src/engine/engine.ts';
 import type { DecodeEvent, DecodeRequest } from '../src/engine/types.ts';
 
 /** The tiny bundle (seed 0), plus the same bundle with a draft of independent random weights (seed 1). */
@@ -41,3 +41,32 @@ export async function run(engine: Engine, promptIds: number[], over: Partial<Dec
 export const ONE_THREAD = { intraOpThreads: 1 } as const;
 
 export const zeroHead = (hidden: number, bias: number) => ({ weights: new Array(hidden).fill(0), bias, threshold: 0.5 });
+
+/** {@link tinyBundles} with an engine on each (one ORT thread) and three prompts: what the engine test files share. */
+export interface TinyEngines {
+  good: LoadedBundle;
+  badDraft: LoadedBundle;
+  engine: Engine;
+  badEngine: Engine;
+  prompts: number[][];
+  dispose(): Promise<void>;
+}
+
+export async function openTinyEngines(): Promise<TinyEngines> {
+  const { good, badDraft, cleanup } = await tinyBundles();
+  const engine = await createEngine(good, ONE_THREAD);
+  const badEngine = await createEngine(badDraft, ONE_THREAD);
+  const prompts = ['hello world', 'the quick brown fox', 'a'].map((t) => good.encodePrompt(t));
+  return {
+    good,
+    badDraft,
+    engine,
+    badEngine,
+    prompts,
+    async dispose() {
+      await engine.dispose();
+      await badEngine.dispose();
+      await cleanup();
+    },
+  };
+}

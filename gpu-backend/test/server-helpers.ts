@@ -1,3 +1,4 @@
+import OpenAI from 'openai';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -64,4 +65,27 @@ export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs 
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** `verdict serve` in-process on the tiny judge bundle (concurrency 2), with the official OpenAI SDK pointed at it. */
+export interface TinySdkServer {
+  server: RunningServer;
+  client: OpenAI;
+  close(): Promise<void>;
+}
+
+export async function openTinySdkServer(): Promise<TinySdkServer> {
+  const b = await tinyJudgeBundle();
+  const server = await start({ bundle: b.dir, concurrency: 2 }).catch(async (err) => {
+    await b.cleanup();
+    throw err;
+  });
+  return {
+    server,
+    client: new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 }),
+    async close() {
+      await server.close();
+      await b.cleanup();
+    },
+  };
 }

@@ -1,42 +1,32 @@
-import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser, TimingsSchema, parseServerTiming } from '@verdict/protocol';
-import type { RunningServer } from '../src/server/start.ts';
 import { answerFingerprint } from '../src/server/fingerprint.ts';
-import { postJson, scrape, start, tinyJudgeBundle } from './server-helpers.ts';
+import { openTinySdkServer, postJson, scrape, type TinySdkServer } from './server-helpers.ts';
 
 // The real tiny bundle served over HTTP, with the official OpenAI SDK as the client.
-let server: RunningServer;
-let client: OpenAI;
-let cleanup: () => Promise<void>;
+let fx: TinySdkServer;
 const MODEL = 'synth-tiny';
 
 beforeAll(async () => {
-  const b = await tinyJudgeBundle();
-  cleanup = b.cleanup;
-  server = await start({ bundle: b.dir, concurrency: 2 });
-  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  fx = await openTinySdkServer();
 });
-afterAll(async () => {
-  await server?.close();
-  await cleanup?.();
-});
+afterAll(() => fx?.close());
 
 describe('OpenAI SDK against verdict serve', () => {
   it('lists the model with its fingerprint and modes', async () => {
-    const list = await client.models.list();
+    const list = await fx.client.models.list();
     expect(list.data).toHaveLength(1);
     const m = list.data[0] as unknown as { id: string; x_verdict: { fingerprint: string; modes: string[] } };
     expect(m.id).toBe(MODEL);
     expect(m.x_verdict.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     // the fingerprint of everything that shapes an answer (weights, tokenizer, template, server defaults), not the target's hash
-    expect(m.x_verdict.fingerprint).toBe(answerFingerprint(server.state.bundle!, server.state.config, m.x_verdict.modes as never));
-    expect(m.x_verdict.fingerprint).not.toBe(server.state.bundle!.manifest.target.sha256);
+    expect(m.x_verdict.fingerprint).toBe(answerFingerprint(fx.server.state.bundle!, fx.server.state.config, m.x_verdict.modes as never));
+    expect(m.x_verdict.fingerprint).not.toBe(fx.server.state.bundle!.manifest.target.sha256);
     expect(m.x_verdict.modes).toEqual(['target', 'exact', 'judge', 'kl', 'entropy']);
   });
 
   it('chat, non-streaming: content, usage, timings and headers', async () => {
-    const { data, response } = await client.chat.completions
+    const { data, response } = await fx.client.chat.completions
       .create({ model: MODEL, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 12, temperature: 0, speculative: { mode: 'exact', k: 3 } } as never)
       .withResponse();
     expect(data.object).toBe('chat.completion');
@@ -60,8 +50,8 @@ describe('OpenAI SDK against verdict serve', () => {
 
   it('chat, streaming with include_usage: same text as non-streaming, one chunk per step, usage and timings last', async () => {
     const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'tell me' }], max_tokens: 16, temperature: 0, speculative: { mode: 'judge', k: 4 } };
-    const whole = await client.chat.completions.create(body as never);
-    const stream = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } } as never);
+    const whole = await fx.client.chat.completions.create(body as never);
+    const stream = await fx.client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } } as never);
     const chunks: Record<string, any>[] = [];
     for await (const c of stream as unknown as AsyncIterable<Record<string, any>>) chunks.push(c);
     expect(chunks[0].choices[0].delta.role).toBe('assistant');
@@ -86,10 +76,10 @@ describe('OpenAI SDK against verdict serve', () => {
 
   it('completions, streaming and not, agree at temperature 0', async () => {
     const body = { model: MODEL, prompt: 'the quick', max_tokens: 10, temperature: 0 };
-    const whole = await client.completions.create(body);
+    const whole = await fx.client.completions.create(body);
     expect(whole.object).toBe('text_completion');
     expect(whole.usage?.completion_tokens).toBe(10);
-    const stream = await client.completions.create({ ...body, stream: true });
+    const stream = await fx.client.completions.create({ ...body, stream: true });
     let text = '';
     let finish: string | null = null;
     for await (const c of stream) {
@@ -102,21 +92,21 @@ describe('OpenAI SDK against verdict serve', () => {
 
   it('a tiny non-zero temperature (1e-310, where 1/T overflows) samples greedily instead of the last vocabulary id', async () => {
     const body = { model: MODEL, prompt: 'the quick', max_tokens: 12, seed: 3 };
-    const greedy = await client.completions.create({ ...body, temperature: 0 });
-    const tiny = await client.completions.create({ ...body, temperature: 1e-310 });
+    const greedy = await fx.client.completions.create({ ...body, temperature: 0 });
+    const tiny = await fx.client.completions.create({ ...body, temperature: 1e-310 });
     expect(tiny.choices[0].text).toBe(greedy.choices[0].text);
     expect(tiny.usage?.completion_tokens).toBe(greedy.usage?.completion_tokens);
   });
 
   it('decodes interleaved in one worker give the same text as decodes run alone', async () => {
-    const ask = (prompt: string) => client.completions.create({ model: MODEL, prompt, max_tokens: 24, temperature: 0, speculative: { mode: 'exact', k: 3 } } as never);
+    const ask = (prompt: string) => fx.client.completions.create({ model: MODEL, prompt, max_tokens: 24, temperature: 0, speculative: { mode: 'exact', k: 3 } } as never);
     const alone = [(await ask('first prompt')).choices[0].text, (await ask('second one')).choices[0].text];
     const together = (await Promise.all([ask('first prompt'), ask('second one')])).map((r) => r.choices[0].text);
     expect(together).toEqual(alone);
   });
 
   it('SSE framing: data events separated by blank lines, [DONE] last, timings in the final chunk, Server-Timing at first byte', async () => {
-    const res = await postJson(`${server.url}/v1/completions`, { model: MODEL, prompt: 'abc', max_tokens: 8, temperature: 0, stream: true, speculative: { mode: 'kl' } });
+    const res = await postJson(`${fx.server.url}/v1/completions`, { model: MODEL, prompt: 'abc', max_tokens: 8, temperature: 0, stream: true, speculative: { mode: 'kl' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(res.headers.get('x-verdict-mode')).toBe('kl');
@@ -138,15 +128,15 @@ describe('OpenAI SDK against verdict serve', () => {
   });
 
   it('echoes X-Request-Id', async () => {
-    const res = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'trace-42' } });
+    const res = await fetch(`${fx.server.url}/healthz`, { headers: { 'x-request-id': 'trace-42' } });
     expect(res.headers.get('x-request-id')).toBe('trace-42');
   });
 
   it('/metrics: spec-decode counters move by exactly what the request reports', async () => {
-    const before = await scrape(server.url);
-    const res = await postJson(`${server.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'count me' }], max_tokens: 20, temperature: 0, speculative: { mode: 'judge', k: 4 } });
+    const before = await scrape(fx.server.url);
+    const res = await postJson(`${fx.server.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'count me' }], max_tokens: 20, temperature: 0, speculative: { mode: 'judge', k: 4 } });
     const body = await res.json();
-    const after = await scrape(server.url);
+    const after = await scrape(fx.server.url);
     const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
     const t = body.timings;
     expect(t.drafted).toBeGreaterThan(0);

@@ -1,41 +1,31 @@
-import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser, type ChatCompletionChunk, type TextCompletion, type Usage } from '@verdict/protocol';
-import type { RunningServer } from '../src/server/start.ts';
 import { createEngine } from '../src/engine/engine.ts';
 import { ONE_THREAD, run } from './engine-fixture.ts';
-import { postJson, start, tinyJudgeBundle } from './server-helpers.ts';
+import { openTinySdkServer, postJson, type TinySdkServer } from './server-helpers.ts';
 
 // Predicted Outputs over HTTP: the OpenAI SDK's `prediction` field, usage counts and the `prediction` provenance.
-let server: RunningServer;
-let client: OpenAI;
-let cleanup: () => Promise<void>;
+let fx: TinySdkServer;
 const MODEL = 'synth-tiny';
 const MAX = 24;
 const K = 3;
 
 beforeAll(async () => {
-  const b = await tinyJudgeBundle();
-  cleanup = b.cleanup;
-  server = await start({ bundle: b.dir, concurrency: 2 });
-  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  fx = await openTinySdkServer();
 });
-afterAll(async () => {
-  await server?.close();
-  await cleanup?.();
-});
+afterAll(() => fx?.close());
 
 const messages = [{ role: 'user' as const, content: 'the quick brown fox' }];
 
 async function answer(extra: object = {}): Promise<{ content: string; usage: Usage; steps: number }> {
-  const r = await client.chat.completions.create({ model: MODEL, messages, max_tokens: MAX, temperature: 0, speculative: { mode: 'exact', k: K }, ...extra } as never);
+  const r = await fx.client.chat.completions.create({ model: MODEL, messages, max_tokens: MAX, temperature: 0, speculative: { mode: 'exact', k: K }, ...extra } as never);
   const c = r as unknown as { choices: { message: { content: string } }[]; usage: Usage; timings: { steps: number } };
   return { content: c.choices[0].message.content, usage: c.usage, steps: c.timings.steps };
 }
 
 /** A streamed answer: its text, every token's provenance, and the usage of the last chunk. */
 async function stream(body: object): Promise<{ text: string; provenance: string[]; usage: Usage }> {
-  const res = await postJson(`${server.url}/v1/chat/completions`, { model: MODEL, messages, max_tokens: MAX, temperature: 0, stream: true, stream_options: { include_usage: true }, ...body });
+  const res = await postJson(`${fx.server.url}/v1/chat/completions`, { model: MODEL, messages, max_tokens: MAX, temperature: 0, stream: true, stream_options: { include_usage: true }, ...body });
   expect(res.status).toBe(200);
   const parser = new SseParser();
   const chunks: ChatCompletionChunk[] = [];
@@ -55,7 +45,7 @@ describe('prediction on /v1/chat/completions', () => {
     expect(predicted.content).toBe(plain.content);
     const d = predicted.usage.completion_tokens_details!;
     // the reference: the engine in this process, on the prediction tokenized here (no HTTP, no schema, no worker)
-    const bundle = server.state.bundle!;
+    const bundle = fx.server.state.bundle!;
     const engine = await createEngine(bundle, ONE_THREAD);
     try {
       const promptIds = bundle.encodePrompt(bundle.renderChat(messages));
@@ -112,7 +102,7 @@ describe('prediction on /v1/chat/completions', () => {
       [{ prediction: { type: 'content', content: [{ type: 'image_url' }] } }, 'prediction.content.0.type'],
       [{ speculative: { proposer: 'prediction' } }, 'speculative.proposer'],
     ] as const) {
-      const res = await postJson(`${server.url}/v1/chat/completions`, { model: MODEL, messages, ...body });
+      const res = await postJson(`${fx.server.url}/v1/chat/completions`, { model: MODEL, messages, ...body });
       expect(res.status).toBe(400);
       expect((await res.json()).error.param).toBe(param);
     }
@@ -121,7 +111,7 @@ describe('prediction on /v1/chat/completions', () => {
 
 describe('prediction and ngram on /v1/completions', () => {
   it('same text with and without, and the ngram proposer too', async () => {
-    const post = async (extra: object) => (await (await postJson(`${server.url}/v1/completions`, { model: MODEL, prompt: 'hello world', max_tokens: MAX, temperature: 0, ...extra })).json()) as TextCompletion;
+    const post = async (extra: object) => (await (await postJson(`${fx.server.url}/v1/completions`, { model: MODEL, prompt: 'hello world', max_tokens: MAX, temperature: 0, ...extra })).json()) as TextCompletion;
     const plain = await post({ speculative: { mode: 'exact', k: 4 } });
     const predicted = await post({ speculative: { mode: 'exact', k: 4 }, prediction: { type: 'content', content: plain.choices[0].text } });
     expect(predicted.choices[0].text).toBe(plain.choices[0].text);

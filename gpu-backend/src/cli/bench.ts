@@ -149,16 +149,10 @@ export function command(): Command {
         threads: o.threads,
         gateway: o.gateway,
         memory: o.memory !== false,
-        progress: progressBar(o.progress),
-        log: (line) => process.stderr.write(`${line}\n`),
-        command: ['verdict', 'bench', ...process.argv.slice(3)].join(' '),
+        ...runIo(o),
       });
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify(summary)}\n`);
-        return;
-      }
+      if (o.json) return printJson(summary);
       const t = summary.modes;
-      const f = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(1));
       process.stdout.write(
         `tokens/s: target ${f(t.target.tokens_per_s)}, exact ${f(t.exact.tokens_per_s)} (K=${t.exact.k}), judge ${f(t.judge?.tokens_per_s)} (K=${t.judge?.k ?? '—'}), kl ${f(t.kl.tokens_per_s)} (K=${t.kl.k})\n` +
           `roofline ${summary.roofline.bandwidth_gbs.toFixed(1)} GB/s; target at ${f((summary.ratios.target_vs_roofline ?? Number.NaN) * 100)}% of it\n` +
@@ -178,6 +172,16 @@ async function workloadsOnly(o: { json: boolean; quick: boolean; bundle?: string
   const result = await benchWorkloads([bundleDir], opts, sharedPlePair(REPO_ROOT));
   process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatWorkloads(result)}\n`);
 }
+
+/** What a full or load run takes from the command line besides its own options. */
+function runIo(o: { progress: boolean }) {
+  return { progress: progressBar(o.progress), log: (line: string) => process.stderr.write(`${line}\n`), command: ['verdict', 'bench', ...process.argv.slice(3)].join(' ') };
+}
+
+const printJson = (summary: unknown): void => void process.stdout.write(`${JSON.stringify(summary)}\n`);
+
+/** A number to one decimal, or — when there is none. */
+const f = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(1));
 
 /** `verdict bench --cache-draft`: regenerations through the gateway with and without the held answer as the draft. */
 async function cacheDraftOnly(o: BenchCliOptions): Promise<void> {
@@ -237,15 +241,9 @@ async function loadOnly(o: BenchCliOptions): Promise<void> {
     threads: o.threads,
     k: o.k?.[0],
     cachePolicy: o.cachePolicy !== false,
-    progress: progressBar(o.progress),
-    log: (line) => process.stderr.write(`${line}\n`),
-    command: ['verdict', 'bench', ...process.argv.slice(3)].join(' '),
+    ...runIo(o),
   });
-  if (o.json) {
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
-    return;
-  }
-  const f = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(1));
+  if (o.json) return printJson(summary);
   const lines = summary.load.map((r) => `${String(r.streams).padStart(3)} streams  ${r.mode.padEnd(7)} batching ${r.batching.padEnd(3)}  ${f(r.agg_tokens_per_s)} tok/s (${f(r.per_stream_tokens_per_s)}/stream)  TTFT ${f(r.ttft_ms)} ms  ITL p50 ${f(r.p50_itl_ms)} p99 ${f(r.p99_itl_ms)} ms`);
   const goals = summary.goals.map((g) => `${g.name}: ${g.note}`);
   const cache = (summary.cache_policy ?? []).map((r) => `cache policy W=${r.compact_waste} ${r.mode.padEnd(5)}  ${f(r.agg_tokens_per_s)} tok/s (${r.tokens_per_s_vs_w0 == null ? '—' : r.tokens_per_s_vs_w0.toFixed(3)}× W=0)  compacting ${f(r.compact_ms_share * 100)}%  dead mean ${f(r.mean_dead_bytes / 2 ** 20)} max ${f(r.max_dead_bytes / 2 ** 20)} MiB`);
