@@ -168,11 +168,7 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<{ summary: L
     const ratios = loadRatios(rows);
     const summary = LoadSummarySchema.parse({
       format: LOAD_FORMAT,
-      quick: opts.quick,
-      started_at: started.toISOString(),
-      duration_s: (performance.now() - t0) / 1000,
-      machine,
-      bundle: { name: bundle.manifest.name, dir: bundleDir },
+      ...summaryHead(opts.quick, started, t0, machine, bundle.manifest.name, bundleDir),
       config: { streams, modes, max_tokens: maxTokens, requests_per_stream: requests, warmup_requests: warmup, rounds, k: opts.k ?? null, threads, endpoint: LOAD_ENDPOINT, command: opts.command },
       servers: settings.map((b) => ({ batching: b, args: argsFor(b), engine_batching: servers.get(b)!.workerBatching, load_ms: servers.get(b)!.loadMs })),
       load: rows,
@@ -209,13 +205,14 @@ export async function runCachePolicyBench(opts: { quick: boolean; bundleDir?: st
   machine.load_avg_1m_end = Math.round(loadavg()[0] * 100) / 100;
   return CachePolicySummarySchema.parse({
     format: CACHE_POLICY_FORMAT,
-    quick: opts.quick,
-    started_at: started.toISOString(),
-    duration_s: (performance.now() - t0) / 1000,
-    machine,
-    bundle: { name: bundle.manifest.name, dir: bundleDir },
+    ...summaryHead(opts.quick, started, t0, machine, bundle.manifest.name, bundleDir),
     cache_policy_config: cache.config,
     cache_policy: cache.rows,
     notes: [...notes, ...cache.notes],
   } satisfies CachePolicySummary);
+}
+
+/** The fields both summaries open with: when, how long, where, on what. */
+function summaryHead(quick: boolean, started: Date, t0: number, machine: ReturnType<typeof machineInfo>, name: string, dir: string) {
+  return { quick, started_at: started.toISOString(), duration_s: (performance.now() - t0) / 1000, machine, bundle: { name, dir } };
 }
