@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
 import { Agent, request } from 'undici';
 import { startBackend, startGatewayFor, synthTinyBundle, type Backend, type Gateway } from './gateway-stack.ts';
 
@@ -55,4 +56,36 @@ describe('a body over the limit gets its 413, every time', () => {
       expect(bad).toEqual([]);
     }, 120_000);
   }
+});
+
+describe('an error answered before the body is read', () => {
+  // workerd closes a connection whose request body was left unread, without saying so: a keep-alive
+  // client's next request on it then fails (the OpenAI SDK's "Connection error"). The gateway reads the body first.
+  function post(agent: http.Agent, path: string, key: string, body: object): Promise<{ status: number; reused: boolean }> {
+    const u = new URL(gw.url);
+    const data = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: u.hostname, port: u.port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'content-length': Buffer.byteLength(data) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, reused: req.reusedSocket }));
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
+  it('leaves the keep-alive connection open: the next request reuses it (401 bad key, 404 unknown route)', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const messages = [{ role: 'user', content: 'hi' }];
+      expect(await post(agent, '/v1/models', KEY, {})).toMatchObject({ status: 404, reused: false }); // POST /v1/models: no such route
+      expect(await post(agent, '/v1/chat/completions', 'sk-wrong', { model: 'synth-tiny', messages })).toEqual({ status: 401, reused: true });
+      expect(await post(agent, '/v1/completions', KEY, { model: 'synth-tiny', prompt: 'x', max_tokens: 0 })).toEqual({ status: 400, reused: true });
+    } finally {
+      agent.destroy();
+    }
+  });
 });
