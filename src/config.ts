@@ -1,18 +1,19 @@
-import { z } from 'zod';
+import * as z from '@verdict/protocol/zod';
 import { DEMO_MAX_TOKENS } from './demo/presets.ts';
 import type { GatewayEnv } from './env.ts';
 
 /** One `verdict serve` behind the gateway. */
-export const BackendSchema = z
-  .object({
-    url: z.url({ error: 'backend url must be an absolute http(s) URL' }).transform((u) => u.replace(/\/+$/, '')),
-    weight: z.number().positive('backend weight must be > 0').default(1),
-    /** Model ids this backend serves; "*" serves any. */
-    models: z.array(z.string().min(1)).min(1).default(['*']),
-    /** Name of a secret holding the Authorization header value to send to this backend. */
-    auth_secret: z.string().min(1).optional(),
-  })
-  .strict();
+export const BackendSchema = z.strictObject({
+  url: z.pipe(
+    z.url({ error: 'backend url must be an absolute http(s) URL' }),
+    z.transform((u: string) => u.replace(/\/+$/, '')),
+  ),
+  weight: z._default(z.number().check(z.positive('backend weight must be > 0')), 1),
+  /** Model ids this backend serves; "*" serves any. */
+  models: z._default(z.array(z.string().check(z.minLength(1))).check(z.minLength(1)), ['*']),
+  /** Name of a secret holding the Authorization header value to send to this backend. */
+  auth_secret: z.optional(z.string().check(z.minLength(1))),
+});
 export type BackendConfig = z.infer<typeof BackendSchema> & { authorization?: string };
 
 export interface GatewayConfig {
@@ -80,7 +81,7 @@ function list(raw: unknown): string[] {
 
 function parseBackends(env: GatewayEnv): BackendConfig[] {
   const raw = parseJson('BACKENDS', env.BACKENDS ?? '[]');
-  const parsed = z.array(BackendSchema).min(1, 'at least one backend is required').safeParse(raw);
+  const parsed = z.array(BackendSchema).check(z.minLength(1, 'at least one backend is required')).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError('BACKENDS', `${issue.path.length ? `[${issue.path.join('.')}] ` : ''}${issue.message}`);
@@ -95,7 +96,7 @@ function parseBackends(env: GatewayEnv): BackendConfig[] {
 
 function parseTtls(env: GatewayEnv): Record<string, number> {
   const raw = parseJson('CACHE_TTLS', env.CACHE_TTLS ?? '{"default":3600}');
-  const parsed = z.record(z.string(), z.number().int().min(0)).safeParse(raw);
+  const parsed = z.record(z.string(), z.number().check(z.int(), z.gte(0))).safeParse(raw);
   if (!parsed.success) throw new ConfigError('CACHE_TTLS', 'expected an object of path → whole seconds ≥ 0');
   return { default: 3600, ...parsed.data };
 }

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { ZodError, ZodIssue } from './zod.ts';
 
 /** OpenAI's error body: every error on every boundary has this shape. */
 export interface OpenAIErrorBody {
@@ -38,7 +38,7 @@ export class ApiError extends Error {
 }
 
 /** The first zod issue as one readable 400, naming the offending field as OpenAI does in `param`. */
-export function fromZodError(err: z.ZodError): ApiError {
+export function fromZodError(err: ZodError): ApiError {
   const issue = closestIssue(err.issues[0]);
   const param = issue && issue.path.length ? issue.path.map(String).join('.') : null;
   const where = param ? `'${param}': ` : '';
@@ -46,7 +46,7 @@ export function fromZodError(err: z.ZodError): ApiError {
   return new ApiError(400, `Invalid request: ${where}${issue?.message ?? 'malformed body'}`, 'invalid_request_error', param, typeof code === 'string' ? code : 'invalid_value');
 }
 
-type Issue = z.ZodError['issues'][number];
+type Issue = ZodIssue;
 
 /**
  * A union's own issue says only "Invalid input". When a value had the right type for one branch (e.g. an

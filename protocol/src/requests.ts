@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { SpeculativeSchema } from './speculative.ts';
+import * as z from './zod.ts';
+import { SpeculativeSchema, wholeNumber } from './speculative.ts';
 
 /** Upper bounds the protocol itself enforces; a server may set lower ones. */
 export const LIMITS = { maxTokens: 8192, maxStop: 4, maxPromptChars: 200_000, maxSeed: 2 ** 53 - 1, maxTopLogprobs: 20 } as const;
@@ -49,8 +49,8 @@ function isEmptyObject(v: unknown): boolean {
  * than for its shape.
  */
 function refuseUnimplemented(known: ReadonlySet<string>) {
-  return (body: unknown, ctx: z.RefinementCtx): unknown => {
-    if (!isObject(body)) return body;
+  return (body: unknown, ctx: RefinementCtx): void => {
+    if (!isObject(body)) return;
     for (const [key, value] of Object.entries(body)) {
       if (known.has(key) || (IGNORED_FIELDS as readonly string[]).includes(key) || value === null || value === undefined) continue;
       const u = Object.hasOwn(UNSUPPORTED_FIELDS, key) ? UNSUPPORTED_FIELDS[key] : undefined;
@@ -63,48 +63,51 @@ function refuseUnimplemented(known: ReadonlySet<string>) {
           ? `${key} is not supported by this server${u.neutral === 'null' ? '' : ` (only ${u.neutral}, which means the same as leaving it out)`}`
           : `unrecognized request argument supplied: ${key}`,
       });
-      return z.NEVER;
+      return;
     }
-    return body;
   };
 }
 
-const TextPart = z.object({ type: z.literal('text'), text: z.string() }).strip();
-const Content = z.union([z.string(), z.array(TextPart).min(1)]);
+type RefinementCtx = z.core.$RefinementCtx;
 
-export const MessageSchema = z
-  .object({
-    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
-    content: Content.nullable().optional(),
-    name: z.string().optional(),
-  })
-  .strip();
+/** The request schema: `refuse` runs first, and the field checks only when it found nothing. */
+function requestSchema<T extends z.ZodMiniType>(fields: T & { shape: Record<string, unknown> }) {
+  return z.pipe(z.unknown().check(z.superRefine(refuseUnimplemented(new Set(Object.keys(fields.shape))))), fields);
+}
+
+const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+const Content = z.union([z.string(), z.array(TextPart).check(z.minLength(1))]);
+
+export const MessageSchema = z.object({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  content: z.optional(z.nullable(Content)),
+  name: z.optional(z.string()),
+});
 export type Message = z.infer<typeof MessageSchema>;
 
-const Stop = z
-  .union([z.string().min(1, 'stop strings must not be empty'), z.array(z.string().min(1, 'stop strings must not be empty')).max(LIMITS.maxStop, `at most ${LIMITS.maxStop} stop sequences`)])
-  .nullable()
-  .optional();
+const StopString = z.string().check(z.minLength(1, 'stop strings must not be empty'));
+const Stop = z.optional(z.nullable(z.union([StopString, z.array(StopString).check(z.maxLength(LIMITS.maxStop, `at most ${LIMITS.maxStop} stop sequences`))])));
+
+/** OpenAI's optional fields also take null, meaning the same as leaving them out. */
+const nullish = <T extends z.ZodMiniType>(t: T) => z.optional(z.nullable(t));
 
 function maxTokensField(name: string, min = 1) {
-  return z.number().int(`${name} must be a whole number`).min(min, `${name} must be at least ${min}`).max(LIMITS.maxTokens, `${name} must be at most ${LIMITS.maxTokens}`).nullable().optional();
+  return z.optional(z.nullable(wholeNumber(min, LIMITS.maxTokens, { int: `${name} must be a whole number`, min: `${name} must be at least ${min}`, max: `${name} must be at most ${LIMITS.maxTokens}` })));
 }
 
 /**
  * OpenAI's Predicted Outputs: text the answer is expected to (mostly) repeat, e.g. the file being edited. Its tokens
  * are the draft: they cost no draft-model forward, and the target verifies them as any draft.
  */
-export const PredictionSchema = z
-  .object(
-    {
-      type: z.literal('content', { error: "prediction.type must be 'content'" }),
-      content: z.union([z.string(), z.array(TextPart).min(1, 'prediction.content must not be an empty array')], {
-        error: 'prediction.content must be a string or an array of text parts [{"type":"text","text":"…"}]',
-      }),
-    },
-    { error: 'prediction must be an object {"type":"content","content":"…"}' },
-  )
-  .strip();
+export const PredictionSchema = z.object(
+  {
+    type: z.literal('content', { error: "prediction.type must be 'content'" }),
+    content: z.union([z.string(), z.array(TextPart).check(z.minLength(1, 'prediction.content must not be an empty array'))], {
+      error: 'prediction.content must be a string or an array of text parts [{"type":"text","text":"…"}]',
+    }),
+  },
+  { error: 'prediction must be an object {"type":"content","content":"…"}' },
+);
 export type Prediction = z.infer<typeof PredictionSchema>;
 
 /**
@@ -112,7 +115,7 @@ export type Prediction = z.infer<typeof PredictionSchema>;
  * prediction counts toward the same limit (it is tokenized and held as the prompt is); when it is what pushes the
  * request over, `prediction` is named.
  */
-function promptLimit(param: 'messages' | 'prompt', chars: number, prediction: Prediction | null | undefined, ctx: z.RefinementCtx): void {
+function promptLimit(param: 'messages' | 'prompt', chars: number, prediction: Prediction | null | undefined, ctx: RefinementCtx): void {
   const predicted = prediction ? predictionText(prediction).length : 0;
   if (chars + predicted <= LIMITS.maxPromptChars) return;
   if (chars <= LIMITS.maxPromptChars) {
@@ -121,7 +124,7 @@ function promptLimit(param: 'messages' | 'prompt', chars: number, prediction: Pr
 }
 
 /** `speculative.proposer: "prediction"` needs a prediction to propose from. */
-function proposerNeedsPrediction(r: { prediction?: Prediction | null; speculative?: { proposer?: string } }, ctx: z.RefinementCtx): void {
+function proposerNeedsPrediction(r: { prediction?: Prediction | null; speculative?: { proposer?: string } }, ctx: RefinementCtx): void {
   if (r.speculative?.proposer === 'prediction' && r.prediction == null) {
     ctx.addIssue({ code: 'custom', path: ['speculative', 'proposer'], message: "proposer 'prediction' needs a prediction: {\"type\":\"content\",\"content\":\"…\"}" });
   }
@@ -129,43 +132,44 @@ function proposerNeedsPrediction(r: { prediction?: Prediction | null; speculativ
 
 /** Sampling and control fields shared by chat and completions. Unimplemented fields are refused (see refuseUnimplemented). */
 const Common = {
-  model: z.string({ error: "'model' is required" }).min(1, "'model' must not be empty"),
+  model: z.string({ error: "'model' is required" }).check(z.minLength(1, "'model' must not be empty")),
   max_tokens: maxTokensField('max_tokens'),
-  temperature: z.number().min(0).max(2).nullable().optional(),
-  top_p: z.number().gt(0).max(1).nullable().optional(),
-  top_k: z.number().int().min(0).nullable().optional(),
-  seed: z.number().int().min(0).max(LIMITS.maxSeed).nullable().optional(),
+  temperature: nullish(z.number().check(z.gte(0), z.lte(2))),
+  top_p: nullish(z.number().check(z.gt(0), z.lte(1))),
+  top_k: nullish(wholeNumber(0)),
+  seed: nullish(wholeNumber(0, LIMITS.maxSeed)),
   stop: Stop,
-  stream: z.boolean().nullable().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).strip().nullable().optional(),
-  n: z.literal(1, { error: 'only n=1 is supported' }).nullable().optional(),
-  user: z.string().optional(),
-  speculative: SpeculativeSchema.optional(),
+  stream: nullish(z.boolean()),
+  stream_options: nullish(z.object({ include_usage: z.optional(z.boolean()) })),
+  n: nullish(z.literal(1, { error: 'only n=1 is supported' })),
+  user: z.optional(z.string()),
+  speculative: z.optional(SpeculativeSchema),
   /** Predicted Outputs (OpenAI's chat field, accepted on completions too): its tokens are proposed as the draft. */
-  prediction: PredictionSchema.nullable().optional(),
+  prediction: nullish(PredictionSchema),
 };
 
 const topLogprobs = (name: string) =>
-  z.number().int(`${name} must be a whole number`).min(0, `${name} must be at least 0`).max(LIMITS.maxTopLogprobs, `${name} must be at most ${LIMITS.maxTopLogprobs}`);
+  nullish(wholeNumber(0, LIMITS.maxTopLogprobs, { int: `${name} must be a whole number`, min: `${name} must be at least 0`, max: `${name} must be at most ${LIMITS.maxTopLogprobs}` }));
 
 const ChatFields = z
   .object({
     ...Common,
-    messages: z.array(MessageSchema, { error: "'messages' must be an array" }).min(1, "'messages' must not be empty"),
+    messages: z.array(MessageSchema, { error: "'messages' must be an array" }).check(z.minLength(1, "'messages' must not be empty")),
     max_completion_tokens: maxTokensField('max_completion_tokens'),
     /** Return the target's log-probability of each emitted token. */
-    logprobs: z.boolean().nullable().optional(),
+    logprobs: nullish(z.boolean()),
     /** With logprobs: the N most likely tokens at each position too (0–20). */
-    top_logprobs: topLogprobs('top_logprobs').nullable().optional(),
+    top_logprobs: topLogprobs('top_logprobs'),
   })
-  .strip()
-  .superRefine((r, ctx) => {
-    promptLimit('messages', r.messages.reduce((n, m) => n + messageText(m).length, 0), r.prediction, ctx);
-    proposerNeedsPrediction(r, ctx);
-    if (r.top_logprobs != null && r.logprobs !== true) ctx.addIssue({ code: 'custom', path: ['top_logprobs'], message: 'top_logprobs needs logprobs: true' });
-  });
+  .check(
+    z.superRefine((r, ctx) => {
+      promptLimit('messages', r.messages.reduce((n, m) => n + messageText(m).length, 0), r.prediction, ctx);
+      proposerNeedsPrediction(r, ctx);
+      if (r.top_logprobs != null && r.logprobs !== true) ctx.addIssue({ code: 'custom', path: ['top_logprobs'], message: 'top_logprobs needs logprobs: true' });
+    }),
+  );
 
-export const ChatCompletionRequestSchema = z.preprocess(refuseUnimplemented(new Set(Object.keys(ChatFields.shape))), ChatFields);
+export const ChatCompletionRequestSchema = requestSchema(ChatFields);
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
 
 const CompletionFields = z
@@ -173,20 +177,21 @@ const CompletionFields = z
     ...Common,
     /** 0 only with echo: score the prompt without generating (evaluation harnesses). */
     max_tokens: maxTokensField('max_tokens', 0),
-    prompt: z.union([z.string(), z.array(z.string()).length(1, 'only one prompt per request is supported')], { error: "'prompt' must be a string" }),
+    prompt: z.union([z.string(), z.array(z.string()).check(z.length(1, 'only one prompt per request is supported'))], { error: "'prompt' must be a string" }),
     /** Log-probabilities of each token, plus the N most likely at each position (0–20). */
-    logprobs: topLogprobs('logprobs').nullable().optional(),
+    logprobs: topLogprobs('logprobs'),
     /** Return the prompt before the completion (with logprobs: the prompt tokens' log-probabilities too). */
-    echo: z.boolean().nullable().optional(),
+    echo: nullish(z.boolean()),
   })
-  .strip()
-  .superRefine((r, ctx) => {
-    promptLimit('prompt', promptText(r).length, r.prediction, ctx);
-    proposerNeedsPrediction(r, ctx);
-    if (r.max_tokens === 0 && r.echo !== true) ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'max_tokens must be at least 1 (0 is allowed only with echo: true)' });
-  });
+  .check(
+    z.superRefine((r, ctx) => {
+      promptLimit('prompt', promptText(r).length, r.prediction, ctx);
+      proposerNeedsPrediction(r, ctx);
+      if (r.max_tokens === 0 && r.echo !== true) ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'max_tokens must be at least 1 (0 is allowed only with echo: true)' });
+    }),
+  );
 
-export const CompletionRequestSchema = z.preprocess(refuseUnimplemented(new Set(Object.keys(CompletionFields.shape))), CompletionFields);
+export const CompletionRequestSchema = requestSchema(CompletionFields);
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
 
 /** How many top alternatives a request wants per token, or null when it asked for no log-probabilities. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { CACHE_STATUSES, type FinishReason, type Mode, type Provenance } from './vocabulary.ts';
 
 /** Where the time of one request went, in milliseconds, plus the speculative-decoding counts. */
@@ -9,17 +9,17 @@ export const TimingsSchema = z.object({
   verify_ms: z.number(),
   judge_ms: z.number(),
   total_ms: z.number(),
-  steps: z.number().int(),
-  drafted: z.number().int(),
-  accepted: z.number().int(),
-  judge_accepted: z.number().int(),
+  steps: z.number().check(z.int()),
+  drafted: z.number().check(z.int()),
+  accepted: z.number().check(z.int()),
+  judge_accepted: z.number().check(z.int()),
   /** Tokens emitted per target forward (accepted drafts + the target's own token); 1.0 in target mode. */
   mean_accepted_per_step: z.number(),
   tokens_per_s: z.number(),
   /** Added by the gateway when the answer passed through it. */
-  edge_ms: z.number().optional(),
-  upstream_ms: z.number().optional(),
-  cache: z.enum(CACHE_STATUSES).optional(),
+  edge_ms: z.optional(z.number()),
+  upstream_ms: z.optional(z.number()),
+  cache: z.optional(z.enum(CACHE_STATUSES)),
 });
 export type Timings = z.infer<typeof TimingsSchema>;
 

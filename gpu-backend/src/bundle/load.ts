@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { z } from 'zod';
+import type { ZodError } from '@verdict/protocol/zod';
 import { BundleManifestSchema, type BundleManifest } from './manifest.ts';
 import { JudgeHeadSchema, type JudgeHead } from './judge-head.ts';
 import { BundleError } from './errors.ts';
@@ -159,6 +159,6 @@ async function readJson(path: string, what: string): Promise<unknown> {
   }
 }
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
 }

@@ -1,21 +1,23 @@
-import { z } from 'zod';
+import * as z from '@verdict/protocol/zod';
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
-const File = z.object({ file: z.string().min(1), sha256: Sha256 });
+const Sha256 = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256'));
+const File = z.object({ file: z.string().check(z.minLength(1)), sha256: Sha256 });
+const Positive = z.number().check(z.int(), z.positive());
+const NonNegative = z.number().check(z.int(), z.gte(0));
 
 /** Shape of one decoder ONNX export (Hugging Face Optimum `text-generation-with-past` I/O). */
-export const DecoderSpecSchema = File.extend({
-  num_layers: z.number().int().positive(),
-  num_kv_heads: z.number().int().positive(),
-  head_dim: z.number().int().positive(),
-  hidden_size: z.number().int().positive(),
-  vocab_size: z.number().int().positive(),
+export const DecoderSpecSchema = z.extend(File, {
+  num_layers: Positive,
+  num_kv_heads: Positive,
+  head_dim: Positive,
+  hidden_size: Positive,
+  vocab_size: Positive,
   /** The graph has the extra `hidden_states` output (final-norm output) the judge reads. */
-  has_hidden_states: z.boolean().default(false),
+  has_hidden_states: z._default(z.boolean(), false),
   /** The judge head is folded into the graph as a `judge_logits` [B,S] output. */
-  has_judge_logits: z.boolean().default(false),
+  has_judge_logits: z._default(z.boolean(), false),
   /** ONNX external-data files the graph reads its weights from (beside it), hashed like the graph. */
-  external_data: z.array(File).optional(),
+  external_data: z.optional(z.array(File)),
 });
 export type DecoderSpec = z.infer<typeof DecoderSpecSchema>;
 
@@ -28,22 +30,22 @@ export const BUNDLE_FORMAT = 'verdict-bundle/1';
 /** bundle.json: everything needed to serve one draft/target pair. Paths are relative to the bundle directory. */
 export const BundleManifestSchema = z.object({
   format: z.literal(BUNDLE_FORMAT),
-  name: z.string().min(1),
+  name: z.string().check(z.minLength(1)),
   target: DecoderSpecSchema,
   draft: DecoderSpecSchema,
   tokenizer: File,
-  judge: File.optional(),
-  bos_token_id: z.number().int().min(0).nullable(),
-  eos_token_ids: z.array(z.number().int().min(0)).min(1),
-  chat_template: z.string().optional(),
+  judge: z.optional(File),
+  bos_token_id: z.nullable(NonNegative),
+  eos_token_ids: z.array(NonNegative).check(z.minLength(1)),
+  chat_template: z.optional(z.string()),
   /**
    * The special tokens the chat template sees (text, e.g. `{ bos_token: '<bos>', pad_token: '<pad>' }`),
    * as in the model's tokenizer_config.json. When absent, bos_token/eos_token are the text of
    * `bos_token_id` / `eos_token_ids[0]`; when present, it is the whole map (a token left out is undefined).
    */
-  special_tokens: z.partialRecord(z.enum(SPECIAL_TOKEN_NAMES), z.string().min(1)).optional(),
-  max_context: z.number().int().positive().default(2048),
+  special_tokens: z.optional(z.partialRecord(z.enum(SPECIAL_TOKEN_NAMES), z.string().check(z.minLength(1)))),
+  max_context: z._default(Positive, 2048),
   /** Free-form provenance of the bundle (synth preset, seed, residual scale, …). */
-  meta: z.record(z.string(), z.unknown()).optional(),
+  meta: z.optional(z.record(z.string(), z.unknown())),
 });
 export type BundleManifest = z.infer<typeof BundleManifestSchema>;
