@@ -1,10 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import type { DecodeEvent, DecodeRequest, DecodeStats } from '../src/engine/types.ts';
 import { evaluateGoals } from '../src/bench/goals.ts';
+import { baselineConfig } from '../src/bench/memory.ts';
 import type { OrtTimer } from '../src/bench/ort-timer.ts';
 import { matmulChainModel, measureRoofline, weightBytesPerStep } from '../src/bench/roofline.ts';
 import type { BenchSummary } from '../src/bench/schema.ts';
@@ -165,5 +167,25 @@ describe('goals', () => {
     const all = allGoals.find((g) => g.name === 'judge ≥ 3× target')!;
     expect(all.met).toBe(true);
     expect(all.caveat).toMatch(/accepts essentially everything/);
+  });
+});
+
+describe('memory baseline (--baseline)', () => {
+  const root = new URL('../..', import.meta.url).pathname;
+
+  it("runs the checkout's own serve entry, named by its commit", () => {
+    const rev = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const c = baselineConfig(root);
+    expect(c.bin).toBe(join(root, 'gpu-backend', 'src', 'server', 'bin.mjs'));
+    expect(c.name).toBe(`baseline ${rev}: its defaults`);
+    expect(c.args).toBeUndefined();
+  });
+
+  it('refuses a directory that is not a checkout, or one without node_modules, saying what to do', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verdict-baseline-'));
+    expect(() => baselineConfig(dir)).toThrow(/no gpu-backend\/src\/server\/bin\.mjs there; give the root of a Verdict checkout/);
+    mkdirSync(join(dir, 'gpu-backend', 'src', 'server'), { recursive: true });
+    writeFileSync(join(dir, 'gpu-backend', 'src', 'server', 'bin.mjs'), '');
+    expect(() => baselineConfig(dir)).toThrow(/has no node_modules; run npm ci there first/);
   });
 });

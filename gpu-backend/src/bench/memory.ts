@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -107,6 +107,24 @@ export const MEMORY_CONFIGS: readonly ServeMemoryConfig[] = [
   { name: 'idle reclaim off (the previous default)', args: ['--idle-reclaim-ms', '0'] },
   { name: 'all off: malloc system, precompile off, no idle reclaim (before)', args: ['--malloc', 'system', '--precompile', 'off', '--idle-reclaim-ms', '0'] },
 ];
+
+/**
+ * Another checkout of Verdict (a git worktree of an earlier commit, with its node_modules) as one
+ * more configuration, run with its own defaults: the before of a code change, next to the after.
+ */
+export function baselineConfig(checkout: string): ServeMemoryConfig {
+  const dir = resolve(checkout);
+  const bin = join(dir, 'gpu-backend', 'src', 'server', 'bin.mjs');
+  if (!existsSync(bin)) throw new Error(`--baseline ${checkout}: no gpu-backend/src/server/bin.mjs there; give the root of a Verdict checkout (e.g. git worktree add ../verdict-base <commit>)`);
+  if (!existsSync(join(dir, 'node_modules'))) throw new Error(`--baseline ${checkout}: it has no node_modules; run npm ci there first`);
+  let rev = '';
+  try {
+    rev = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    /* not a git checkout: the directory names it */
+  }
+  return { name: `baseline ${rev || dir}: its defaults`, bin };
+}
 
 /** Starts `verdict serve` on the bundle with the config, runs the workload, reads its memory at each phase, stops it. */
 export async function measureServeMemory(opts: ServeMemoryOptions): Promise<ServeMemoryResult> {

@@ -4,7 +4,7 @@ import { MODES, type Mode } from '@verdict/protocol';
 import { MultiBar, Presets } from 'cli-progress';
 import { join, resolve } from 'node:path';
 import { ensureBundle } from '../bench/bundle.ts';
-import { compareServeMemory, formatMemoryTable, mb, MEMORY_CONFIGS } from '../bench/memory.ts';
+import { baselineConfig, compareServeMemory, formatMemoryTable, mb, MEMORY_CONFIGS } from '../bench/memory.ts';
 import { LOAD_PLANS, runCachePolicyBench, runLoadBench } from '../bench/load-run.ts';
 import { runCacheDraftBench } from '../bench/gateway-draft-run.ts';
 import { renderCachePolicyAlone } from '../bench/load-report.ts';
@@ -52,6 +52,8 @@ function progressBar(enabled: boolean): BenchProgress | undefined {
 }
 
 interface BenchCliOptions {
+  /** With --memory: another checkout's verdict serve as one more configuration. */
+  baseline?: string;
   workloads?: boolean;
   cacheDraft?: boolean;
   memory?: boolean;
@@ -99,6 +101,11 @@ export function command(): Command {
         '(--precompile off; --malloc system), all running at once; send --prompts (default 8) requests per mode (target, judge) of --max-tokens (64) tokens ' +
         'to each in turn, read VmRSS/VmHWM from /proc at each phase, and print the table (RSS steady/peak, × weights, tokens/s ratios); --rounds repeats it',
     )
+    .option(
+      '--baseline <checkout>',
+      'with --memory: also run the verdict serve of another checkout (the root of a git worktree of an earlier commit, with node_modules) with its defaults, ' +
+        'interleaved with the others: a before/after of a code change in one run',
+    )
     .option('--no-memory', "skip the memory section (verdict serve's RSS) of the full run")
     .option(
       '--workloads',
@@ -135,6 +142,7 @@ export function command(): Command {
     .action(async (o: BenchCliOptions) => {
       if (o.workloads) return workloadsOnly(o);
       if (o.cacheDraft) return cacheDraftOnly(o);
+      if (o.baseline && !o.memory) throw new Error('--baseline goes with --memory (it adds a server to the memory comparison)');
       if (o.memory) return memoryOnly(o);
       if (o.cachePolicy === true && !o.load) return cachePolicyOnly(o);
       if (o.load) return loadOnly(o);
@@ -207,13 +215,14 @@ async function cacheDraftOnly(o: BenchCliOptions): Promise<void> {
 }
 
 /** `verdict bench --memory`: the configurations of MEMORY_CONFIGS side by side, interleaved. */
-async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; prompts?: number; maxTokens?: number; rounds?: number; threads?: number }): Promise<void> {
+async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; prompts?: number; maxTokens?: number; rounds?: number; threads?: number; baseline?: string }): Promise<void> {
+  const configs = [...MEMORY_CONFIGS, ...(o.baseline ? [baselineConfig(o.baseline)] : [])];
   const plan = o.quick ? { preset: 'tiny', requests: 2, maxTokens: 24 } : { preset: 'bench', requests: 8, maxTokens: 64 };
   const bundleDir = resolve(o.bundle ?? join(REPO_ROOT, 'models', plan.preset));
   await ensureBundle(bundleDir, plan.preset as PresetName, (line) => process.stderr.write(`${line}\n`));
   const threads = ['--intra-op-threads', String(o.threads ?? 0)];
   const results = await compareServeMemory(
-    MEMORY_CONFIGS.map((c) => ({ ...c, args: [...(c.args ?? []), ...threads] })),
+    configs.map((c) => ({ ...c, args: [...(c.args ?? []), ...threads] })),
     {
       bundleDir,
       rounds: o.rounds ?? 1,
