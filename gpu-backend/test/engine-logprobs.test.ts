@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, greedyRequest, type Engine } from '../src/engine/engine.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createEngine, DEFAULT_PREFILL_CHUNK, greedyRequest, type Engine } from '../src/engine/engine.ts';
 import { topIds } from '../src/engine/logprobs.ts';
 import { DecoderSession } from '../src/engine/session.ts';
 import type { LoadedBundle } from '../src/bundle/types.ts';
@@ -122,5 +122,72 @@ describe('log-probabilities are the target\'s, against a full-forward reference'
     expect(topIds(Float32Array.from([1, 3, 3, 2, 5]), 3)).toEqual([4, 1, 2]);
     expect(topIds(Float32Array.from([1, 3]), 0)).toEqual([]);
     expect(topIds(Float32Array.from([1, 3]), 5)).toEqual([1, 0]);
+  });
+});
+
+describe('chunked prefill (prefillChunk): the same caches as one forward over the prompt', () => {
+  /** The token counts of every prefill forward while `fn` runs, per session file (target, draft). */
+  async function prefillSizes(fn: () => Promise<unknown>): Promise<Map<string, number[]>> {
+    const spy = vi.spyOn(DecoderSession.prototype, 'prefill'); // records the calls, runs the real method
+    const sizes = new Map<string, number[]>();
+    try {
+      await fn();
+      spy.mock.calls.forEach(([, tokens], i) => {
+        const path = (spy.mock.contexts[i] as DecoderSession).path;
+        sizes.set(path, [...(sizes.get(path) ?? []), tokens.length]);
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    return sizes;
+  }
+
+  /** n tokens in pieces of `chunk`: the sizes the forwards should have. */
+  const pieces = (n: number, chunk: number) => [...Array(Math.floor(n / chunk)).fill(chunk), ...(n % chunk ? [n % chunk] : [])];
+
+  it('in chunks of 3 and of 1: the log-probabilities of the prompt and the answer match the full-forward reference, the tokens the one-forward engine\'s', async () => {
+    const prompt = good.encodePrompt('hello world, once upon a time there was a fox');
+    expect(prompt.length).toBeGreaterThan(8);
+    const whole = await createEngine(good, { ...ONE_THREAD, prefillChunk: 0 });
+    for (const chunk of [3, 1]) {
+      const chunked = await createEngine(good, { ...ONE_THREAD, prefillChunk: chunk });
+      for (const mode of ['target', 'exact'] as const) {
+        const over = { mode, k: 4, maxTokens: 20, logprobs: 2 };
+        let c: Collected | undefined;
+        const sizes = await prefillSizes(async () => {
+          c = await collect(chunked, prompt, over);
+        });
+        // it did chunk: the target's prefill (and in exact mode the draft's) in pieces of `chunk`, all of the prompt but its last token
+        expect(sizes.get(good.targetPath)).toEqual(pieces(prompt.length - 1, chunk));
+        expect(sizes.get(good.draftPath)).toEqual(mode === 'exact' ? pieces(prompt.length - 1, chunk) : undefined);
+        const one = await collect(whole, prompt, over);
+        expect(c!.tokens).toEqual(one.tokens);
+        const rows = await referenceRows([...prompt, ...c!.tokens]);
+        c!.tokens.forEach((t, i) => expectMatches(c!.logprobs[i], rows[prompt.length + i - 1], t, 2));
+        // with the prompt's log-probabilities, which the target's prefill computes chunk by chunk
+        const scored = await collect(chunked, prompt, { ...over, promptLogprobs: true });
+        expect(scored.tokens).toEqual(one.tokens);
+        for (let p = 1; p < prompt.length; p++) expectMatches(scored.prompt![p]!, rows[p - 1], prompt[p], 2);
+      }
+      await chunked.dispose();
+    }
+    await whole.dispose();
+  });
+
+  it(`by default in forwards of ${DEFAULT_PREFILL_CHUNK} tokens; 0 prefills in one forward`, async () => {
+    const prompt = good.encodePrompt('the quick brown fox jumps over the lazy dog. '.repeat(12));
+    const n = prompt.length - 1;
+    expect(n).toBeGreaterThan(2 * DEFAULT_PREFILL_CHUNK);
+    const byDefault = await prefillSizes(() => collect(engine, prompt, { mode: 'target', maxTokens: 2 }));
+    expect(byDefault.get(good.targetPath)).toEqual(pieces(n, DEFAULT_PREFILL_CHUNK));
+    const whole = await createEngine(good, { ...ONE_THREAD, prefillChunk: 0 });
+    const once = await prefillSizes(() => collect(whole, prompt, { mode: 'target', maxTokens: 2 }));
+    expect(once.get(good.targetPath)).toEqual([n]);
+    await whole.dispose();
+  });
+
+  it('refuses a chunk that is not a whole number ≥ 0', async () => {
+    await expect(createEngine(good, { ...ONE_THREAD, prefillChunk: -1 })).rejects.toThrow(/prefillChunk must be a whole number of tokens ≥ 0 \(0 = the whole prompt at once\), not -1/);
+    await expect(createEngine(good, { ...ONE_THREAD, prefillChunk: 2.5 })).rejects.toThrow(/not 2\.5/);
   });
 });

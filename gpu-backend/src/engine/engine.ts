@@ -9,6 +9,9 @@ import { loadDecoderPair, type SessionOptions } from './session.ts';
 import type { DecodeEvent, DecodeRequest } from './types.ts';
 import { BATCH_DEFAULTS, type BatchOptions } from './batch/options.ts';
 import { BatchLoop } from './batch/batch-loop.ts';
+import { DEFAULT_PREFILL_CHUNK } from './prefill.ts';
+
+export { DEFAULT_PREFILL_CHUNK } from './prefill.ts';
 
 export interface EngineOptions extends SessionOptions {
   /**
@@ -18,6 +21,8 @@ export interface EngineOptions extends SessionOptions {
   judge?: Pick<JudgeHead, 'weights' | 'bias' | 'threshold'>;
   /** Batching of concurrent decodes (default {@link BATCH_DEFAULTS}). */
   batch?: Partial<BatchOptions>;
+  /** Longest forward of a prefill, in tokens (default {@link DEFAULT_PREFILL_CHUNK}; 0 = the whole prompt at once). */
+  prefillChunk?: number;
 }
 
 export interface Engine {
@@ -34,6 +39,9 @@ export interface Engine {
 /** Load the bundle's draft and target into ONNX Runtime sessions and serve decodes on them. */
 export async function createEngine(bundle: LoadedBundle, opts: EngineOptions = {}): Promise<Engine> {
   const { manifest } = bundle;
+  if (opts.prefillChunk !== undefined && !(Number.isInteger(opts.prefillChunk) && opts.prefillChunk >= 0)) {
+    throw new EngineError(`prefillChunk must be a whole number of tokens ≥ 0 (0 = the whole prompt at once), not ${opts.prefillChunk}`, 'unsupported');
+  }
   const judge = judgeSource(bundle, opts); // before loading anything: a bad head must not leave sessions behind
   const { target, draft } = await loadDecoderPair(bundle, opts);
   const models: DecodeModels = {
@@ -44,6 +52,7 @@ export async function createEngine(bundle: LoadedBundle, opts: EngineOptions = {
     judge: judge.source,
     judgeThreshold: judge.threshold,
     maxContext: manifest.max_context,
+    prefillChunk: opts.prefillChunk ?? DEFAULT_PREFILL_CHUNK,
   };
   const modes = MODES.filter((m) => m !== 'judge' || judge.source.kind !== 'none');
   const batchOpts = { ...BATCH_DEFAULTS, ...opts.batch };

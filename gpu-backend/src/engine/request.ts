@@ -5,6 +5,7 @@ import type { KvCache, RowCache } from './kv-cache.ts';
 import { Output } from './output.ts';
 import { Rng, sample, WarpScratch, type SamplingParams } from './sampling.ts';
 import type { JudgeSource } from './score.ts';
+import { prefillChunks } from './prefill.ts';
 import type { DecoderSession } from './session.ts';
 import { StatsTotals } from './stats.ts';
 import { predictionUsage, settleText, textProposalFor, textProvenance, type TextProposal } from './propose/text.ts';
@@ -21,6 +22,8 @@ export interface DecodeModels {
   /** Default judge threshold (the head's own). */
   judgeThreshold: number;
   maxContext: number;
+  /** Longest prefill forward in tokens (0 = the whole prompt in one). */
+  prefillChunk: number;
 }
 
 /**
@@ -72,25 +75,25 @@ export class RequestState<C extends RowCache = KvCache> {
 
   /**
    * Fill `target` and `draft` (this request's own caches, or the ones a batch copies from) with the
-   * prompt minus its last token (which the first step feeds). With
+   * prompt minus its last token (which the first step feeds), in forwards of at most
+   * `prefillChunk` tokens (see DEFAULT_PREFILL_CHUNK). With
    * `promptLogprobs` the target's logits are fetched too (only then: they are [S, V] floats), and
    * row i gives prompt token i+1's log-probability.
    */
   async prefill(target: KvCache, draft: KvCache | null): Promise<{ ms: number; targetMs: number; promptLogprobs?: (TokenLogprob | null)[] }> {
     const t0 = performance.now();
-    let targetMs = 0;
     const head = this.seq.slice(0, -1);
     const wantLogprobs = this.req.promptLogprobs === true && this.req.logprobs != null;
     const promptLogprobs: (TokenLogprob | null)[] | undefined = wantLogprobs ? [null] : undefined;
-    if (head.length > 0) {
+    for (const { at, part } of prefillChunks(head, this.m.prefillChunk)) {
       if (promptLogprobs) {
-        const { logits } = await this.m.target.forward(target, head);
+        const { logits } = await this.m.target.forward(target, part);
         const V = this.m.target.spec.vocab_size;
-        for (let i = 0; i < head.length; i++) promptLogprobs.push(tokenLogprob(logits.subarray(i * V, (i + 1) * V), this.seq[i + 1], this.req.logprobs!));
-      } else await this.m.target.prefill(target, head);
-      targetMs = performance.now() - t0;
-      if (draft) await this.m.draft.prefill(draft, head);
+        for (let i = 0; i < part.length; i++) promptLogprobs.push(tokenLogprob(logits.subarray(i * V, (i + 1) * V), this.seq[at + i + 1], this.req.logprobs!));
+      } else await this.m.target.prefill(target, part);
     }
+    const targetMs = performance.now() - t0;
+    if (draft) for (const { part } of prefillChunks(head, this.m.prefillChunk)) await this.m.draft.prefill(draft, part);
     const ms = performance.now() - t0;
     this.totals.prefill(ms);
     return { ms, targetMs, promptLogprobs };

@@ -1,5 +1,6 @@
 import type { JudgeHead } from '../bundle/judge-head.ts';
 import type { LoadedBundle } from '../bundle/types.ts';
+import { DEFAULT_PREFILL_CHUNK } from '../engine/prefill.ts';
 import type { DecodeModels } from '../engine/request.ts';
 import type { JudgeSource } from '../engine/score.ts';
 import { loadDecoderPair, type SessionOptions } from '../engine/session.ts';
@@ -27,6 +28,7 @@ export async function loadDecodeModels(
     judge,
     judgeThreshold: head?.threshold ?? 0.5,
     maxContext: manifest.max_context,
+    prefillChunk: DEFAULT_PREFILL_CHUNK,
     async dispose() {
       await target.dispose();
       await draft.dispose();
