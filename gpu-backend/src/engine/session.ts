@@ -13,6 +13,8 @@ export interface SessionOptions {
   /** ORT intra-op threads; 0 or unset = ORT's default (one per core). */
   intraOpThreads?: number;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** onnxruntime's CPU memory arena (default on): it reuses buffers between runs but never gives them back. */
+  cpuArena?: boolean;
 }
 
 /** What one forward pass returns: row-major views into the ORT outputs. */
@@ -58,6 +60,7 @@ export class DecoderSession {
     try {
       const options: ort.InferenceSession.SessionOptions = { executionProviders: eps, graphOptimizationLevel: opts.graphOptimization ?? 'all' };
       if (opts.intraOpThreads) options.intraOpNumThreads = opts.intraOpThreads; // the binding rejects `undefined`
+      if (opts.cpuArena === false) options.enableCpuMemArena = false;
       session = await ort.InferenceSession.create(path, options);
     } catch (err) {
       throw new EngineError(`cannot load ${path} with execution providers [${eps.join(', ')}]: ${(err as Error).message}`, 'unsupported');

@@ -15,6 +15,10 @@ export interface WorkerInit {
   idleReclaimMs?: number;
   /** How the engine batches its generations (engine/batch/options.ts). */
   batch: BatchOptions;
+  /** Longest prefill forward in tokens (0 = whole prompt); see `--prefill-chunk`. Unset: the engine's default. */
+  prefillChunk?: number;
+  /** onnxruntime's CPU arena; see `--cpu-arena`. Unset: on. */
+  cpuArena?: boolean;
   /** Where the worker loads the bundle and the engine from (runtime.ts). */
   runtime: RuntimeModules;
 }

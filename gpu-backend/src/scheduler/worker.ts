@@ -20,7 +20,7 @@ async function start(): Promise<Engine> {
   const [loadBundle, createEngine] = await Promise.all([importBundleLoader(init.runtime), importEngineFactory(init.runtime)]);
   // The HTTP thread has already checked every file's sha256 before starting the workers.
   const bundle = await loadBundle(init.bundleDir, { verifyHashes: false });
-  return await createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads, batch: init.batch });
+  return await createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads, batch: init.batch, prefillChunk: init.prefillChunk, cpuArena: init.cpuArena });
 }
 
 async function run(engine: Engine, id: number, req: DecodeRequest): Promise<void> {

@@ -2,12 +2,15 @@ import * as z from '@verdict/protocol/zod';
 import { EXECUTION_PROVIDERS } from '../engine/providers.ts';
 import { DEFAULTS, MAX_K, ModeSchema } from '@verdict/protocol';
 import { DEFAULT_IDLE_RECLAIM_MS } from '../scheduler/reclaim.ts';
+import { DEFAULT_PREFILL_CHUNK } from '../engine/prefill.ts';
 
 /**
  * Configuration of `verdict serve`. One table drives the zod schema, the CLI flags, the
  * environment variables and the `--help` text, so the three can never disagree.
  */
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number({ error: 'must be a whole number' }).check(z.int('must be a whole number'), z.gte(min), z.lte(max));
+// The schema's own error covers what is not a number; the bounds say theirs (it would otherwise cover them too).
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number({ error: 'must be a whole number' }).check(z.int('must be a whole number'), z.gte(min, `must be at least ${min}`), z.lte(max, `must be at most ${max}`));
 /** A number from a flag or variable, in [min, max] (max optional). */
 const num = (min: number, max?: number) => z.coerce.number().check(z.gte(min), ...(max === undefined ? [] : [z.lte(max)]));
 
@@ -38,6 +41,8 @@ export const CONFIG_OPTIONS = {
   specK: { flag: '--spec-k <auto|fixed>', env: 'VERDICT_SPEC_K', help: "'fixed' always drafts the request's k; 'auto' picks the draft length of each batched step (0 = no speculation) from live costs and each request's acceptance, up to the request's k — faster under load, but then judge, kl and entropy answers, and seeded samples, depend on the load (exact and target answers at temperature 0 never do)", schema: z._default(z.enum(['auto', 'fixed']), 'fixed') },
   specDisableBatch: { flag: '--spec-disable-batch <n>', env: 'VERDICT_SPEC_DISABLE_BATCH', help: "no speculation while this many generations or more share a batch (vLLM's disable_by_batch_size; 0 = never)", schema: z._default(int(0, 1024), 0) },
   batchCompactWaste: { flag: '--batch-compact-waste <fraction>', env: 'VERDICT_BATCH_COMPACT_WASTE', help: 'the batch KV cache leaves rejected positions in place, masked out; it is compacted when this fraction of its slots is dead (0 = compact every step)', schema: z._default(num(0, 0.95), 0.5) },
+  prefillChunk: { flag: '--prefill-chunk <tokens>', env: 'VERDICT_PREFILL_CHUNK', help: "longest forward of a prompt's prefill: a long prompt is fed in chunks of this many tokens, so no forward allocates a whole prompt's [heads, S, S] attention (kept for good by onnxruntime's arena; slow to fault in without it). 0 = the whole prompt in one forward", schema: z._default(int(0, 1 << 20), DEFAULT_PREFILL_CHUNK) },
+  cpuArena: { flag: '--cpu-arena <on|off>', env: 'VERDICT_CPU_ARENA', help: "onnxruntime's CPU memory arena: 'on' reuses buffers between forwards but keeps the largest it ever needed for the life of the server (after long prompts, hundreds of MB); 'off' allocates each forward's buffers and frees them after, as fast in our measurements", schema: z._default(z.enum(['on', 'off']), 'off') },
   queueSize: { flag: '--queue-size <n>', env: 'VERDICT_QUEUE_SIZE', help: 'requests waiting for a slot before 429', schema: z._default(int(0, 100_000), 64) },
   requestTimeoutMs: { flag: '--request-timeout-ms <ms>', env: 'VERDICT_REQUEST_TIMEOUT_MS', help: 'per-request deadline, queue wait included', schema: z._default(int(1), 120_000) },
   drainTimeoutMs: { flag: '--drain-timeout-ms <ms>', env: 'VERDICT_DRAIN_TIMEOUT_MS', help: 'on SIGTERM, how long in-flight requests may finish before they are cancelled', schema: z._default(int(0), 10_000) },

@@ -77,7 +77,7 @@ async function load(state: ServerState, runtime: RuntimeModules): Promise<void> 
   const started = performance.now();
   try {
     state.bundle = await (await importBundleLoader(runtime))(config.bundle);
-    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, youngGenerationMb: config.workerYoungGenMb, idleReclaimMs: config.idleReclaimMs, batch: batchOptions(config), runtime }, config.workers, log);
+    const pool = new WorkerPool({ bundleDir: config.bundle, providers: config.providers, intraOpThreads: config.intraOpThreads, youngGenerationMb: config.workerYoungGenMb, idleReclaimMs: config.idleReclaimMs, batch: batchOptions(config), prefillChunk: config.prefillChunk, cpuArena: config.cpuArena === 'on', runtime }, config.workers, log);
     state.pool = pool;
     await pool.start();
     // The HTTP thread's own garbage (request bodies, SSE chunks) goes back the same way as the workers'.
