@@ -6,7 +6,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import type { DecodeEvent, DecodeRequest, DecodeStats } from '../src/engine/types.ts';
 import { evaluateGoals } from '../src/bench/goals.ts';
-import { baselineConfig } from '../src/bench/memory.ts';
+import { baselineConfig, lengthen } from '../src/bench/memory.ts';
 import type { OrtTimer } from '../src/bench/ort-timer.ts';
 import { matmulChainModel, measureRoofline, weightBytesPerStep } from '../src/bench/roofline.ts';
 import type { BenchSummary } from '../src/bench/schema.ts';
@@ -187,5 +187,13 @@ describe('memory baseline (--baseline)', () => {
     mkdirSync(join(dir, 'gpu-backend', 'src', 'server'), { recursive: true });
     writeFileSync(join(dir, 'gpu-backend', 'src', 'server', 'bin.mjs'), '');
     expect(() => baselineConfig(dir)).toThrow(/has no node_modules; run npm ci there first/);
+  });
+});
+
+describe('memory workload prompts (--prompt-chars)', () => {
+  it('repeats a prompt, space-separated, to exactly the length asked; leaves it alone without one', () => {
+    expect(lengthen('ab cd', 12)).toBe('ab cd ab cd ');
+    expect(lengthen('ab cd', 3)).toBe('ab ');
+    expect(lengthen('ab cd')).toBe('ab cd');
   });
 });

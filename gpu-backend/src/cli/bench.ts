@@ -54,6 +54,8 @@ function progressBar(enabled: boolean): BenchProgress | undefined {
 interface BenchCliOptions {
   /** With --memory: another checkout's verdict serve as one more configuration. */
   baseline?: string;
+  /** With --memory: workload prompts repeated to this many characters. */
+  promptChars?: number;
   workloads?: boolean;
   cacheDraft?: boolean;
   memory?: boolean;
@@ -106,6 +108,7 @@ export function command(): Command {
       'with --memory: also run the verdict serve of another checkout (the root of a git worktree of an earlier commit, with node_modules) with its defaults, ' +
         'interleaved with the others: a before/after of a code change in one run',
     )
+    .option('--prompt-chars <n>', "with --memory: repeat each workload prompt to n characters (long prompts show what a prefill leaves behind in onnxruntime's arena)", positiveInt)
     .option('--no-memory', "skip the memory section (verdict serve's RSS) of the full run")
     .option(
       '--workloads',
@@ -142,7 +145,7 @@ export function command(): Command {
     .action(async (o: BenchCliOptions) => {
       if (o.workloads) return workloadsOnly(o);
       if (o.cacheDraft) return cacheDraftOnly(o);
-      if (o.baseline && !o.memory) throw new Error('--baseline goes with --memory (it adds a server to the memory comparison)');
+      if ((o.baseline || o.promptChars) && !o.memory) throw new Error(`${o.baseline ? '--baseline' : '--prompt-chars'} goes with --memory (it changes the memory comparison)`);
       if (o.memory) return memoryOnly(o);
       if (o.cachePolicy === true && !o.load) return cachePolicyOnly(o);
       if (o.load) return loadOnly(o);
@@ -215,7 +218,7 @@ async function cacheDraftOnly(o: BenchCliOptions): Promise<void> {
 }
 
 /** `verdict bench --memory`: the configurations of MEMORY_CONFIGS side by side, interleaved. */
-async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; prompts?: number; maxTokens?: number; rounds?: number; threads?: number; baseline?: string }): Promise<void> {
+async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; prompts?: number; maxTokens?: number; rounds?: number; threads?: number; baseline?: string; promptChars?: number }): Promise<void> {
   const configs = [...MEMORY_CONFIGS, ...(o.baseline ? [baselineConfig(o.baseline)] : [])];
   const plan = o.quick ? { preset: 'tiny', requests: 2, maxTokens: 24 } : { preset: 'bench', requests: 8, maxTokens: 64 };
   const bundleDir = resolve(o.bundle ?? join(REPO_ROOT, 'models', plan.preset));
@@ -228,6 +231,7 @@ async function memoryOnly(o: { json: boolean; quick: boolean; bundle?: string; p
       rounds: o.rounds ?? 1,
       requests: o.prompts ?? plan.requests,
       maxTokens: o.maxTokens ?? plan.maxTokens,
+      promptChars: o.promptChars,
       onResult: (r) => process.stderr.write(`memory: ${r.config}: steady ${mb(r.steady_rss_bytes)} MiB, peak ${mb(r.peak_rss_bytes)} MiB\n`),
     },
   );
