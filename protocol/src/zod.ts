@@ -4,8 +4,7 @@
  * Why mini: zod's classic API costs each isolate that loads it about 5 MiB of V8 heap (measured: a
  * bundle of this protocol on classic zod, +5.3 MiB heap and +6.8 MiB RSS over a bare process; the
  * same schemas on mini, +0.9 MiB heap and +1.8 MiB RSS), and `verdict serve` loads it twice (HTTP
- * thread and engine worker),
- * the gateway once per Worker isolate. Mini is tree-shakable; it sets no locale by itself, so this
+ * thread and engine worker), the gateway once per Worker isolate. Mini is tree-shakable; it sets no locale by itself, so this
  * module does, once for every schema of the process (zod's config is global).
  */
 import { config, type core } from 'zod/mini';
