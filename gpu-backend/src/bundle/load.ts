@@ -5,7 +5,7 @@ import { BundleManifestSchema, type BundleManifest } from './manifest.ts';
 import { JudgeHeadSchema, type JudgeHead } from './judge-head.ts';
 import { BundleError } from './errors.ts';
 import { sha256File } from './hash.ts';
-import { HfTextTokenizer } from './text-tokenizer.ts';
+import { HfTextTokenizer, type TokenizerUse } from './text-tokenizer.ts';
 import { compileChatTemplate, DEFAULT_CHAT_TEMPLATE, type ChatRenderer, type SpecialTokens } from './chat-template.ts';
 import type { LoadedBundle } from './types.ts';
 
@@ -14,6 +14,8 @@ export const MANIFEST_FILE = 'bundle.json';
 export interface LoadBundleOptions {
   /** Hash every file against bundle.json (default true; the bench bundle took ~1.5 s on the build machine). */
   verifyHashes?: boolean;
+  /** 'decode' builds a tokenizer that only decodes (inference workers), much smaller for large vocabularies; default 'full'. */
+  tokenizer?: TokenizerUse;
 }
 
 /**
@@ -39,7 +41,7 @@ export async function loadBundle(dir: string, opts: LoadBundleOptions = {}): Pro
   for (const [role, entry] of entries) await checkFile(at(entry.file), role, entry.sha256, verify);
 
   checkDecoders(manifest, at);
-  const tokenizer = await readTokenizer(at(manifest.tokenizer.file), manifest);
+  const tokenizer = await readTokenizer(at(manifest.tokenizer.file), manifest, opts.tokenizer ?? 'full');
   const judge = manifest.judge ? await readJudge(at(manifest.judge.file), manifest) : undefined;
 
   const tokenText = (id: number | null | undefined): string | undefined => (id == null ? undefined : tokenizer.idToToken(id) || undefined);
@@ -115,11 +117,11 @@ function checkDecoders(m: BundleManifest, at: (file: string) => string): void {
   }
 }
 
-async function readTokenizer(path: string, m: BundleManifest): Promise<HfTextTokenizer> {
+async function readTokenizer(path: string, m: BundleManifest, use: TokenizerUse): Promise<HfTextTokenizer> {
   const json = await readJson(path, 'tokenizer');
   let tokenizer: HfTextTokenizer;
   try {
-    tokenizer = new HfTextTokenizer(json as object);
+    tokenizer = new HfTextTokenizer(json as object, {}, use);
   } catch (err) {
     throw new BundleError(path, `not a usable Hugging Face tokenizer.json: ${(err as Error).message}`);
   }

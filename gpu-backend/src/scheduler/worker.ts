@@ -18,8 +18,9 @@ const reclaimer = new IdleReclaimer(init.idleReclaimMs ?? 0, (result) => post({ 
 
 async function start(): Promise<Engine> {
   const [loadBundle, createEngine] = await Promise.all([importBundleLoader(init.runtime), importEngineFactory(init.runtime)]);
-  // The HTTP thread has already checked every file's sha256 before starting the workers.
-  const bundle = await loadBundle(init.bundleDir, { verifyHashes: false });
+  // The HTTP thread has already checked every file's sha256 before starting the workers, and it
+  // does all the encoding: a worker only turns ids into text.
+  const bundle = await loadBundle(init.bundleDir, { verifyHashes: false, tokenizer: 'decode' });
   return await createEngine(bundle, { executionProviders: init.providers, intraOpThreads: init.intraOpThreads, batch: init.batch, prefillChunk: init.prefillChunk, cpuArena: init.cpuArena });
 }
 
