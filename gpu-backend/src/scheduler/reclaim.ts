@@ -57,16 +57,20 @@ let gcFn: GcFn | undefined;
  * new-space pages until V8's memory reducer ran, if it did). Node 20's V8 ignores the flavour, and
  * with an options bag there the trim after it gave back 4 MB of 100 MB of dead ArrayBuffers
  * (reclaim.test.ts failed; with the plain gc() it gives back all of it): there the plain call stays.
+ * It costs more: on Node 24 with the bench bundle, 89–110 ms in the worker and 132–141 ms in the
+ * HTTP thread, against 26–64 ms for the plain collection. Only workers ask for it: the HTTP
+ * thread's young generation was back at its minimum after a plain one, and its event loop is
+ * what every client waits on.
  */
 export const LAST_RESORT_GC = Number(process.versions.node.split('.')[0]) >= 24;
 
 /** V8's gc(): --expose-gc is read when a context is made, so a fresh context hands it over. */
-function collect(): void {
+function collect(lastResort: boolean): void {
   if (!gcFn) {
     setFlagsFromString('--expose-gc');
     gcFn = runInNewContext('gc') as GcFn;
   }
-  if (LAST_RESORT_GC) gcFn({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  if (lastResort && LAST_RESORT_GC) gcFn({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   else gcFn();
 }
 
@@ -80,16 +84,22 @@ function rssBytes(): number {
   return process.memoryUsage.rss();
 }
 
+export interface ReclaimOptions {
+  trim?: boolean;
+  lastResort?: boolean;
+}
+
 /**
  * A full collection of this thread's isolate, then malloc_trim(0) for the whole process. The
  * collection blocks this thread; the trim waits one turn of the event loop, by which V8 has handed
- * the dead ArrayBuffers' memory back to malloc. `trim: false` only collects (for comparison).
+ * the dead ArrayBuffers' memory back to malloc. `trim: false` only collects (for comparison);
+ * `lastResort: true` asks for V8's last-resort collection where the runtime has it ({@link LAST_RESORT_GC}).
  */
-export async function reclaimNow(opts: { trim?: boolean } = {}): Promise<ReclaimResult> {
+export async function reclaimNow(opts: ReclaimOptions = {}): Promise<ReclaimResult> {
   const trim = opts.trim === false ? null : trimFn;
   const rssBefore = rssBytes();
   const t0 = performance.now();
-  collect();
+  collect(opts.lastResort === true);
   const gcMs = performance.now() - t0;
   await new Promise((r) => setImmediate(r));
   const t1 = performance.now();
@@ -109,6 +119,7 @@ export class IdleReclaimer {
   constructor(
     private readonly delayMs: number,
     private readonly onReclaim: (r: ReclaimResult) => void = () => {},
+    private readonly opts: ReclaimOptions = {},
   ) {}
 
   busy(): void {
@@ -121,7 +132,7 @@ export class IdleReclaimer {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void reclaimNow().then(this.onReclaim, () => {}); // nothing in it can throw but the FFI; a failed reclaim is only a missed one
+      void reclaimNow(this.opts).then(this.onReclaim, () => {}); // nothing in it can throw but the FFI; a failed reclaim is only a missed one
     }, this.delayMs);
     this.timer.unref();
   }

@@ -14,7 +14,8 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 const running = new Map<number, AbortController>();
-const reclaimer = new IdleReclaimer(init.idleReclaimMs ?? 0, (result) => post({ type: 'reclaimed', result }));
+// lastResort: decoding grows this thread's young generation, which a plain collection leaves grown (reclaim.ts).
+const reclaimer = new IdleReclaimer(init.idleReclaimMs ?? 0, (result) => post({ type: 'reclaimed', result }), { lastResort: true });
 
 async function start(): Promise<Engine> {
   const [loadBundle, createEngine] = await Promise.all([importBundleLoader(init.runtime), importEngineFactory(init.runtime)]);
