@@ -56,13 +56,16 @@ describe('real-time behaviour (real tiny bundle)', () => {
     h.disable();
     const wallMs = performance.now() - started;
     const maxMs = h.max / 1e6;
+    const p90Ms = h.percentile(90) / 1e6;
     const p99Ms = h.percentile(99) / 1e6;
-    console.log(`event loop during ${wallMs.toFixed(0)} ms of streaming (${rounds} rounds, ${engineMs.toFixed(0)} ms of engine work): max delay ${maxMs.toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms`);
+    console.log(`event loop during ${wallMs.toFixed(0)} ms of streaming (${rounds} rounds, ${engineMs.toFixed(0)} ms of engine work, ${h.count} samples): max delay ${maxMs.toFixed(1)} ms, p90 ${p90Ms.toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms`);
     // Loose bounds: CI machines are shared. The sharp version (steps that block for 250 ms) is in
-    // server-lifecycle.test.ts; here the point is the real engine in real workers.
+    // server-lifecycle.test.ts; here the point is the real engine in real workers. Over a window
+    // of ~60 samples a p99 is the single worst one, which a loaded machine's scheduling alone once
+    // pushed to 110 ms; a p90 needs six bad samples, i.e. a loop that is busy, not one hiccup.
     expect(engineMs, `20 rounds of two 120-token streams did less than ${ENGINE_WORK_MS} ms of engine work`).toBeGreaterThanOrEqual(ENGINE_WORK_MS);
     expect(maxMs).toBeLessThan(250);
-    expect(p99Ms).toBeLessThan(100);
+    expect(p90Ms).toBeLessThan(50);
   });
 
   it('a client that disconnects mid-stream stops its generation and frees its slot', async () => {
