@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HfTextTokenizer } from '../src/bundle/text-tokenizer.ts';
 import { loadBundle } from '../src/bundle/load.ts';
 import { buildTokenizerJson } from '../src/synth/tokenizer-json.ts';
+import { seededRandom } from '../src/judge/logistic.ts';
 import { createEngine } from '../src/engine/engine.ts';
 import { SOURCE_RUNTIME } from '../src/scheduler/runtime.ts';
 import { ONE_THREAD, run } from './engine-fixture.ts';
@@ -27,18 +28,6 @@ const TEXTS = [
   'def f(x):\n    return x ** 2  # code\n',
   '<|im_start|>user <start_of_turn> <|begin_of_text|> special-looking text',
 ];
-
-/** mulberry32: the same pseudo-random id sequences on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe.each(SOURCES)('decode-only tokenizer: %s', (_name, read) => {
   let full: HfTextTokenizer;
@@ -71,7 +60,7 @@ describe.each(SOURCES)('decode-only tokenizer: %s', (_name, read) => {
   });
 
   it('decodes 2000 random id sequences (special and byte tokens included) exactly as the full tokenizer', () => {
-    const rand = prng(7);
+    const rand = seededRandom(7); // the same id sequences on every run
     const V = full.vocabSize;
     const pick = () => (rand() < 0.1 ? Math.floor(rand() * Math.min(300, V)) : rand() < 0.05 ? V - 1 - Math.floor(rand() * 50) : Math.floor(rand() * V));
     let compared = 0;
