@@ -6,7 +6,7 @@ import type { TextTokenizer } from './types.ts';
  * text, which is all an inference worker does with it (detokenizing, stop strings); it leaves out a
  * BPE model's merges, which only encoding reads. V8 heap of Llama 3's tokenizer.json: 84 MiB as
  * @huggingface/tokenizers builds it, 40 MiB `full` and 9 MiB `decode` here (docs/performance.md).
- * Both are checked against the library's own tokenizer in test/tokenizer-decode-only.test.ts.
+ * Both are checked against the library's own tokenizer in test/text-tokenizer.test.ts.
  */
 export type TokenizerUse = 'full' | 'decode';
 
@@ -62,7 +62,7 @@ function buildCopy(json: object, use: TokenizerUse): { model?: ModelJson } {
  * builds from it, though vocab and merges are read only while building: encoding reads the vocab
  * Map and the ranks. Dropping them from our copy, and the model's merges list, frees the JSON's
  * vocabulary object and merge strings (Llama 3: 84 → 40 MiB). Should a later version read either
- * while encoding, test/tokenizer-decode-only.test.ts (encode and decode against an untouched
+ * while encoding, test/text-tokenizer.test.ts (encode and decode against an untouched
  * tokenizer) fails.
  */
 function releaseBuildInputs(source: { model?: ModelJson }, tokenizer: Tokenizer): void {
