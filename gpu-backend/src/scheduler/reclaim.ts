@@ -57,7 +57,7 @@ let gcFn: GcFn | undefined;
  * new-space pages until V8's memory reducer ran, if it did). Node 20's V8 ignores the flavour, and
  * with an options bag there the trim after it gave back 4 MB of 100 MB of dead ArrayBuffers
  * (reclaim.test.ts failed; with the plain gc() it gives back all of it): there the plain call stays.
- * It costs more: on Node 24 with the bench bundle, 89–110 ms in the worker and 132–141 ms in the
+ * It costs more: on Node 24 with the bench bundle, 89–125 ms in the worker and 132–141 ms in the
  * HTTP thread, against 26–64 ms for the plain collection. Only workers ask for it: the HTTP
  * thread's young generation was back at its minimum after a plain one, and its event loop is
  * what every client waits on.
