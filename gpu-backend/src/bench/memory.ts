@@ -106,10 +106,11 @@ export function bundleWeightBytes(bundleDir: string): number {
  */
 export const MEMORY_CONFIGS: readonly ServeMemoryConfig[] = [
   { name: 'default', args: [] },
-  { name: 'idle reclaim off (the previous default)', args: ['--idle-reclaim-ms', '0'] },
+  { name: 'code pages kept (--release-code-pages off, the previous default)', args: ['--release-code-pages', 'off'] },
+  { name: 'idle reclaim off (--idle-reclaim-ms 0)', args: ['--idle-reclaim-ms', '0'] },
   {
-    name: 'all off: malloc system, precompile off, no idle reclaim, arena on, prefill in one forward (before)',
-    args: ['--malloc', 'system', '--precompile', 'off', '--idle-reclaim-ms', '0', '--cpu-arena', 'on', '--prefill-chunk', '0'],
+    name: 'all off: malloc system, precompile off, no idle reclaim, arena on, prefill in one forward, code pages kept (before)',
+    args: ['--malloc', 'system', '--precompile', 'off', '--idle-reclaim-ms', '0', '--cpu-arena', 'on', '--prefill-chunk', '0', '--release-code-pages', 'off'],
   },
   { name: 'prefill in one forward (--prefill-chunk 0)', args: ['--prefill-chunk', '0'] },
   { name: 'onnxruntime arena on (--cpu-arena on, the previous default)', args: ['--cpu-arena', 'on'] },

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { IdleReclaimer, loadTrim, reclaimFields } from '../scheduler/reclaim.ts';
+import { codePagesFields, releaseCodePages } from '../scheduler/code-pages.ts';
 import { createAdaptorServer } from '@hono/node-server';
 import { ApiError } from '@verdict/protocol';
 import { importBundleLoader, SOURCE_RUNTIME, type RuntimeModules } from '../scheduler/runtime.ts';
@@ -81,11 +82,23 @@ async function load(state: ServerState, runtime: RuntimeModules): Promise<void> 
     state.pool = pool;
     await pool.start();
     // The HTTP thread's own garbage (request bodies, SSE chunks) goes back the same way as the workers'.
-    const reclaimer = new IdleReclaimer(config.idleReclaimMs, (r) => log('debug', 'idle reclaim', { thread: 'http', ...reclaimFields(r) }));
+    // Code pages go once the model is loaded, and once more after the first burst of work: first
+    // requests run code that later ones do not (lazy initialisation, the optimising compiler's first work).
+    const releaseCode = config.releaseCodePages === 'on' ? codePagesReleaser(log) : null;
+    let served = false;
+    const reclaimer = new IdleReclaimer(config.idleReclaimMs, (r) => {
+      log('debug', 'idle reclaim', { thread: 'http', ...reclaimFields(r) });
+      if (served) void releaseCode?.('after the first requests');
+    });
     if (config.idleReclaimMs) await loadTrim();
     state.reclaimer = reclaimer;
-    state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize, onBusy: () => reclaimer.busy(), onIdle: () => reclaimer.idle() });
+    const onBusy = () => {
+      served = true;
+      reclaimer.busy();
+    };
+    state.scheduler = new Scheduler(pool, { concurrency: config.concurrency, queueSize: config.queueSize, onBusy, onIdle: () => reclaimer.idle() });
     state.fingerprint = answerFingerprint(state.bundle, config, pool.modes);
+    await releaseCode?.('loaded');
     if (state.phase === 'loading') state.phase = 'ready';
     reclaimer.idle(); // loading leaves the most garbage of all
     log('info', 'ready', { model: state.bundle.manifest.name, workers: config.workers, providers: config.providers, load_ms: Math.round(performance.now() - started) });
@@ -96,6 +109,20 @@ async function load(state: ServerState, runtime: RuntimeModules): Promise<void> 
     await state.pool?.close();
     throw err;
   }
+}
+
+/** Releases code pages ({@link releaseCodePages}) at most twice: the calls after that do nothing. */
+function codePagesReleaser(log: ServerState['log']): (when: string) => Promise<void> {
+  let left = 2;
+  return async (when) => {
+    if (left <= 0) return;
+    left--;
+    const r = await releaseCodePages();
+    if (typeof r === 'string') {
+      left = 0;
+      log('warn', 'code pages not released', { why: r });
+    } else log('debug', 'released code pages', { when, ...codePagesFields(r) });
+  };
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
