@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 // far more of node, V8 and onnxruntime than serving does: module loading, the startup snapshot,
 // onnxruntime's graph optimisers and session setup. Measured on the bench bundle, about 40 MiB of
 // node's and libonnxruntime's pages were never needed again. The kernel would reclaim them only
-// under memory pressure; MADV_PAGEOUT asks it to do so now. What serving needs comes back on first
-// touch, read from the file again (the first requests pay for it once).
+// under memory pressure; MADV_PAGEOUT asks it to do so now (and MADV_DONTNEED drops what another
+// process maps too). What serving needs comes back on first touch, read from the file again (the
+// first requests pay for it once).
 
 /** MADV_PAGEOUT, Linux 5.4+: reclaim these pages now (clean file pages are dropped, anonymous ones swapped if there is swap). */
 const MADV_PAGEOUT = 21;
@@ -62,8 +63,8 @@ type Madvise = (addr: number, length: number, advice: number) => number;
 
 /**
  * Pages out the resident code of this process ({@link codeMappings}). Resolves to what it did, or
- * to a string saying why it could not (not Linux, no FFI, a kernel without MADV_PAGEOUT). Process
- * wide: one call covers every thread.
+ * to a string saying why it could not (not Linux, no FFI, no /proc, a kernel without MADV_PAGEOUT);
+ * it never throws. Process wide: one call covers every thread.
  */
 export async function releaseCodePages(): Promise<CodePagesResult | string> {
   if (process.platform !== 'linux') return 'releasing code pages is Linux-only';
@@ -78,7 +79,12 @@ export async function releaseCodePages(): Promise<CodePagesResult | string> {
   }
   const t0 = performance.now();
   const fileBefore = rssFileBytes();
-  const targets = codeMappings(parseSmaps(readFileSync('/proc/self/smaps', 'utf8')));
+  let targets: Mapping[];
+  try {
+    targets = codeMappings(parseSmaps(readFileSync('/proc/self/smaps', 'utf8')));
+  } catch (err) {
+    return `could not read /proc/self/smaps: ${(err as Error).message}`;
+  }
   let advisedBytes = 0;
   let mappings = 0;
   let refused = 0;
@@ -92,15 +98,20 @@ export async function releaseCodePages(): Promise<CodePagesResult | string> {
       advisedBytes += m.end - m.start;
       mappings++;
     } else if (errno() === 22) refused++; // EINVAL: no MADV_PAGEOUT in this kernel, or a locked mapping
-    // ENOMEM: the mapping went away since /proc/self/maps was read (a library unloaded); nothing to release there.
+    // ENOMEM: the mapping went away since /proc/self/smaps was read (a library unloaded); nothing to release there.
   }
   if (mappings === 0 && refused > 0) return 'madvise(MADV_PAGEOUT) refused every mapping: the kernel predates Linux 5.4, or the memory is locked (mlock)';
   return { mappings, advisedBytes, fileBefore, fileAfter: rssFileBytes(), ms: performance.now() - t0 };
 }
 
+/** RssFile in bytes; 0 where /proc/self/status cannot be read. */
 function rssFileBytes(): number {
-  const m = /RssFile:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
+  try {
+    const m = /RssFile:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** A release as log fields. */
