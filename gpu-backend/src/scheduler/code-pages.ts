@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { procStatusBytes } from './reclaim.ts';
 
 // Why this exists (docs/performance.md, "Code read once at startup"): RSS counts every page of
 // code the process ever touched and the kernel has not yet taken back. Starting a server touches
@@ -104,15 +105,7 @@ export async function releaseCodePages(): Promise<CodePagesResult | string> {
   return { mappings, advisedBytes, fileBefore, fileAfter: rssFileBytes(), ms: performance.now() - t0 };
 }
 
-/** RssFile in bytes; 0 where /proc/self/status cannot be read. */
-function rssFileBytes(): number {
-  try {
-    const m = /RssFile:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
+const rssFileBytes = () => procStatusBytes('RssFile') ?? 0;
 
 /** A release as log fields. */
 export function codePagesFields(r: CodePagesResult): Record<string, number> {

@@ -74,15 +74,18 @@ function collect(lastResort: boolean): void {
   else gcFn();
 }
 
-function rssBytes(): number {
+/** A `kB` field of /proc/self/status (VmRSS, RssFile, …) in bytes; undefined where there is none (not Linux). */
+export function procStatusBytes(field: string): number | undefined {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
     if (m) return Number(m[1]) * 1024;
   } catch {
     /* not Linux */
   }
-  return process.memoryUsage.rss();
+  return undefined;
 }
+
+const rssBytes = () => procStatusBytes('VmRSS') ?? process.memoryUsage.rss();
 
 export interface ReclaimOptions {
   trim?: boolean;
