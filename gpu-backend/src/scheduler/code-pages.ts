@@ -52,8 +52,6 @@ export function codeMappings(maps: readonly Mapping[]): Mapping[] {
 /** What one release did. */
 export interface CodePagesResult {
   mappings: number;
-  /** Bytes of address space advised (mapped, not necessarily resident). */
-  advisedBytes: number;
   /** RssFile before and after (bytes). */
   fileBefore: number;
   fileAfter: number;
@@ -86,7 +84,6 @@ export async function releaseCodePages(): Promise<CodePagesResult | string> {
   } catch (err) {
     return `could not read /proc/self/smaps: ${(err as Error).message}`;
   }
-  let advisedBytes = 0;
   let mappings = 0;
   let refused = 0;
   for (const m of targets) {
@@ -95,14 +92,12 @@ export async function releaseCodePages(): Promise<CodePagesResult | string> {
     // skipped by MADV_PAGEOUT; MADV_DONTNEED drops this process's mapping of them. On a private
     // file mapping it would also throw away copy-on-write changes, hence only where there are none.
     if (ok && m.anonKb === 0) madvise(m.start, m.end - m.start, MADV_DONTNEED);
-    if (ok) {
-      advisedBytes += m.end - m.start;
-      mappings++;
-    } else if (errno() === 22) refused++; // EINVAL: no MADV_PAGEOUT in this kernel, or a locked mapping
+    if (ok) mappings++;
+    else if (errno() === 22) refused++; // EINVAL: no MADV_PAGEOUT in this kernel, or a locked mapping
     // ENOMEM: the mapping went away since /proc/self/smaps was read (a library unloaded); nothing to release there.
   }
   if (mappings === 0 && refused > 0) return 'madvise(MADV_PAGEOUT) refused every mapping: the kernel predates Linux 5.4, or the memory is locked (mlock)';
-  return { mappings, advisedBytes, fileBefore, fileAfter: rssFileBytes(), ms: performance.now() - t0 };
+  return { mappings, fileBefore, fileAfter: rssFileBytes(), ms: performance.now() - t0 };
 }
 
 const rssFileBytes = () => procStatusBytes('RssFile') ?? 0;
